@@ -1,0 +1,82 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** Root of the installed package (where models/ and mappings/ live), whether run from src/ or dist/src/. */
+export const PACKAGE_ROOT = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find package.json above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+})();
+
+export const DEFAULT_MODEL_DIR = path.join(PACKAGE_ROOT, 'models', 'default');
+
+const boolish = z
+  .union([z.boolean(), z.string()])
+  .transform((v) => (typeof v === 'boolean' ? v : ['1', 'true', 'yes', 'on'].includes(v.toLowerCase())));
+
+/**
+ * The one validated configuration. Every value has an environment variable (documented in the
+ * README) and most have a CLI flag; flags win over the environment, the environment over defaults.
+ */
+export const ConfigSchema = z.object({
+  opensearchUrl: z.string().url().default('http://127.0.0.1:9200'),
+  opensearchUsername: z.string().optional(),
+  opensearchPassword: z.string().optional(),
+  /** Path to a PEM CA certificate for a cluster whose TLS certificate is not publicly trusted. */
+  opensearchCaCert: z.string().optional(),
+  /** Skip TLS certificate verification (development clusters only). */
+  opensearchInsecure: boolish.default(false),
+  redisUrl: z.string().default('redis://127.0.0.1:6379'),
+  modelDir: z.string().default(DEFAULT_MODEL_DIR),
+  index: z.string().min(1).default('concepts-docs'),
+  queue: z.string().min(1).default('saesplade-ingest'),
+  /** `cpu`, `cuda` or `cuda:N`. */
+  device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, 'expected cpu, cuda or cuda:N').default('cpu'),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Environment variable for each config key. */
+export const ENV_VARS: Record<keyof Config, string> = {
+  opensearchUrl: 'OPENSEARCH_URL',
+  opensearchUsername: 'OPENSEARCH_USERNAME',
+  opensearchPassword: 'OPENSEARCH_PASSWORD',
+  opensearchCaCert: 'OPENSEARCH_CA_CERT',
+  opensearchInsecure: 'OPENSEARCH_INSECURE',
+  redisUrl: 'REDIS_URL',
+  modelDir: 'SAESPLADE_MODEL',
+  index: 'SAESPLADE_INDEX',
+  queue: 'SAESPLADE_QUEUE',
+  device: 'SAESPLADE_DEVICE',
+  logLevel: 'LOG_LEVEL',
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Builds the config from the environment and (optionally) CLI flags; throws ConfigError naming the bad setting. */
+export function loadConfig(flags: Partial<Record<keyof Config, unknown>> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const [key, envName] of Object.entries(ENV_VARS) as [keyof Config, string][]) {
+    const fromEnv = env[envName];
+    if (fromEnv !== undefined && fromEnv !== '') raw[key] = fromEnv;
+    if (flags[key] !== undefined) raw[key] = flags[key];
+  }
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const key = String(i.path[0]) as keyof Config;
+      return `${key} (${ENV_VARS[key] ?? '?'}): ${i.message}`;
+    });
+    throw new ConfigError('invalid configuration:\n  ' + problems.join('\n  '));
+  }
+  return parsed.data;
+}

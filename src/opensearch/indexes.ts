@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Client } from '@opensearch-project/opensearch';
+import { PACKAGE_ROOT } from '../config.js';
+import type { ModelIdentity } from '../encoder/types.js';
+
+/** The field that holds concept weights (`rank_features`). */
+export const CONCEPT_FIELD = 'concepts';
+
+/** What a concept index records about the model that filled it, in its mapping `_meta`. */
+export interface IndexModelMeta {
+  model_name: string;
+  model_version: string;
+  dictionary_size: number;
+  concept_field: string;
+}
+
+export class IndexModelMismatchError extends Error {
+  override name = 'IndexModelMismatchError';
+  constructor(
+    readonly index: string,
+    readonly indexModel: IndexModelMeta | undefined,
+    readonly model: ModelIdentity,
+  ) {
+    super(
+      indexModel
+        ? `index "${index}" was built with model ${indexModel.model_name}@${indexModel.model_version} ` +
+            `(${indexModel.dictionary_size} concepts) but the configured model is ${model.name}@${model.version} ` +
+            `(${model.dictionarySize} concepts); concept ids of different models do not match. ` +
+            `Use the index's model (--model), another index (--index), or reindex it with the new model.`
+        : `index "${index}" has no concept-model metadata in its _meta (not created by saesplade?); ` +
+            `refusing to treat it as a concept index. Reindex it with \`saesplade reindex\`.`,
+    );
+  }
+}
+
+export function modelMeta(model: ModelIdentity): IndexModelMeta {
+  return {
+    model_name: model.name,
+    model_version: model.version,
+    dictionary_size: model.dictionarySize,
+    concept_field: CONCEPT_FIELD,
+  };
+}
+
+/** The index body from mappings/concepts-index.json with the model recorded in `_meta`. */
+export function conceptIndexBody(model: ModelIdentity, overrides: { replicas?: number; shards?: number } = {}): Record<string, any> {
+  const body = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'mappings', 'concepts-index.json'), 'utf8'));
+  body.settings ??= {};
+  body.settings.index ??= {};
+  if (overrides.replicas !== undefined) body.settings.index.number_of_replicas = overrides.replicas;
+  if (overrides.shards !== undefined) body.settings.index.number_of_shards = overrides.shards;
+  body.mappings ??= {};
+  body.mappings._meta = { ...(body.mappings._meta ?? {}), ...modelMeta(model) };
+  return body;
+}
+
+/** Reads the model recorded on an index (or on the one index behind an alias); undefined if none. */
+export async function readIndexModel(client: Client, index: string): Promise<IndexModelMeta | undefined> {
+  const res = await client.indices.getMapping({ index });
+  const entries = Object.values(res.body as Record<string, { mappings?: { _meta?: Partial<IndexModelMeta> } }>);
+  const metas = entries.map((e) => e.mappings?._meta);
+  const first = metas[0];
+  if (!first || first.model_name === undefined || first.model_version === undefined) return undefined;
+  return first as IndexModelMeta;
+}
+
+export function sameModel(meta: IndexModelMeta | undefined, model: ModelIdentity): boolean {
+  return (
+    meta !== undefined &&
+    meta.model_name === model.name &&
+    meta.model_version === model.version &&
+    meta.dictionary_size === model.dictionarySize
+  );
+}
+
+/** Throws IndexModelMismatchError unless the index was built with this model. */
+export async function assertIndexModel(client: Client, index: string, model: ModelIdentity): Promise<IndexModelMeta> {
+  const meta = await readIndexModel(client, index);
+  if (!sameModel(meta, model)) throw new IndexModelMismatchError(index, meta, model);
+  return meta!;
+}
+
+/**
+ * Creates the concept index for `model` if it does not exist; if it exists, checks that it was
+ * built with the same model and refuses otherwise. Returns whether it was created.
+ */
+export async function ensureConceptIndex(
+  client: Client,
+  index: string,
+  model: ModelIdentity,
+  overrides: { replicas?: number; shards?: number } = {},
+): Promise<{ created: boolean }> {
+  const exists = (await client.indices.exists({ index })).body as boolean;
+  if (exists) {
+    await assertIndexModel(client, index, model);
+    return { created: false };
+  }
+  try {
+    await client.indices.create({ index, body: conceptIndexBody(model, overrides) });
+    return { created: true };
+  } catch (err: any) {
+    // Another worker created it between our check and our create: fine if it is the same model.
+    if (err?.body?.error?.type === 'resource_already_exists_exception') {
+      await assertIndexModel(client, index, model);
+      return { created: false };
+    }
+    throw err;
+  }
+}

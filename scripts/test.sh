@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# THE test command (`npm test`): installs what is missing, starts the local services (reusing running
+# ones), builds, and runs every vitest suite (unit + integration against the real services).
+#   bash scripts/test.sh                      everything
+#   bash scripts/test.sh test/unit            arguments go to `vitest run`
+#   SAESPLADE_TEST_MULTINODE=1 bash scripts/test.sh   also the 3-node cluster test (~1 min on 2 cores)
+# Services stay running afterwards (scripts/services.sh stop stops them). With OPENSEARCH_URL /
+# REDIS_URL pointing elsewhere, the tests use those instead and nothing is started for them.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+t0=$(date +%s)
+
+# npm ci only when node_modules is missing or older than the lock file.
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci
+fi
+scripts/services.sh install
+scripts/services.sh start
+npm run build
+npx vitest run "$@"
+echo "scripts/test.sh: passed in $(( $(date +%s) - t0 )) s"

@@ -1,0 +1,64 @@
+/**
+ * Errors the product raises on purpose. Each says what failed, where, and what to try; the CLI prints
+ * `message` as is.
+ */
+
+export type ServiceName = 'opensearch' | 'redis';
+
+/** A service (OpenSearch, Redis) that could not be reached or refused us. */
+export class ServiceUnreachableError extends Error {
+  override name = 'ServiceUnreachableError';
+  readonly service: ServiceName;
+  /** The URL that was tried, with any password replaced by `***`. */
+  readonly url: string;
+
+  constructor(service: ServiceName, url: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.service = service;
+    this.url = redactUrl(url);
+  }
+}
+
+/** The URL with its password (if any) replaced by `***`, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString().replace(/\/$/, url.endsWith('/') ? '/' : '');
+  } catch {
+    return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+  }
+}
+
+/** A short name for a low-level network/TLS failure (`ECONNREFUSED`, `TLS: self-signed certificate`, ...). */
+export function describeNetworkError(err: unknown): { what: string; hint?: string } {
+  const e = err as { code?: string; message?: string } | undefined;
+  const msg = e?.message ?? String(err);
+  const code = e?.code ?? /\b(E[A-Z]{3,}(?:_[A-Z]+)*)\b/.exec(msg)?.[1];
+  if (/certificate|self[- ]signed|unable to verify|CERT_|DEPTH_ZERO|Hostname\/IP does not match/i.test(msg) || code?.startsWith('CERT_') || code?.startsWith('ERR_TLS')) {
+    return { what: `TLS error (${msg})`, hint: 'give the CA certificate (OPENSEARCH_CA_CERT=/path/ca.pem), or for a development cluster only OPENSEARCH_INSECURE=1' };
+  }
+  if (/wrong version number|EPROTO|packet length too long/i.test(msg)) {
+    const reason = /wrong version number|packet length too long/i.exec(msg)?.[0] ?? code ?? 'EPROTO';
+    return { what: `TLS handshake failed (${reason})`, hint: 'the server probably speaks plain HTTP: use http:// instead of https://' };
+  }
+  switch (code) {
+    case 'ECONNREFUSED':
+      return { what: 'connection refused (ECONNREFUSED): nothing listens on that port' };
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return { what: `host name not found (${code})` };
+    case 'ETIMEDOUT':
+      return { what: 'connection timed out (ETIMEDOUT)' };
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return { what: `connection reset by the server (${code})`, hint: 'check that the port is the right service; if it uses TLS, use https:// (or rediss://)' };
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return { what: `network unreachable (${code})` };
+    default:
+      if (/timeout|timed out/i.test(msg)) return { what: `timed out (${msg})` };
+      if (/socket hang up/i.test(msg)) return { what: 'the server closed the connection (socket hang up)', hint: 'check that the port is the right service; if it uses TLS, use https://' };
+      return { what: msg };
+  }
+}

@@ -1,4 +1,5 @@
 import type { SparseVector } from '../sparse.js';
+import type { Pruning } from './prune.js';
 
 export type EncodeMode = 'document' | 'query';
 
@@ -17,13 +18,32 @@ export interface EncodeStats {
   truncated: number;
   /** Passages encoded when long texts are split. */
   passages: number;
+  /** Texts without content (empty, whitespace, punctuation only) that gave an empty vector without running the model. */
+  empty?: number;
+  /** Forward passes run. */
+  batches?: number;
+  /** Milliseconds spent in forward passes (summed over workers). */
+  modelMs?: number;
+}
+
+/** What to do with documents longer than the model's maximum length. */
+export type LongTextMode = 'truncate' | 'passages';
+
+/** Per-call options of `Encoder.encode` (all optional; the encoder's settings apply otherwise). */
+export interface EncodeCallOptions {
+  /** Pruning for this call, merged key by key over the encoder's (package defaults + overrides). */
+  pruning?: Pruning;
+  /** Skip pruning: every positive pooled weight the graph gives (for a `topk` graph, at most its k). */
+  raw?: boolean;
+  /** Long-document handling for this call (document mode only). */
+  long?: LongTextMode;
 }
 
 /** What the rest of the product needs from the encoder runtime. */
 export interface Encoder {
   readonly model: ModelIdentity;
   /** Returns one vector per text, in input order. Empty or punctuation-only text gives an empty vector. */
-  encode(texts: string[], mode: EncodeMode): Promise<SparseVector[]>;
+  encode(texts: string[], mode: EncodeMode, options?: EncodeCallOptions): Promise<SparseVector[]>;
   /** Counters since the encoder was created. */
   stats(): EncodeStats;
   /** Human label of a concept (e.g. its top activating tokens), or undefined when the package has none. */

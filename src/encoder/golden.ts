@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import type { SparseVector } from '../sparse.js';
+import { ModelPackageError } from './errors.js';
+import { displayPath, type ModelPackage } from './package.js';
+import type { Encoder, EncodeMode } from './types.js';
+
+export const GoldenSchema = z.object({
+  tolerance: z.object({ abs: z.number().nonnegative() }),
+  cases: z.array(
+    z.object({
+      mode: z.enum(['document', 'query']),
+      text: z.string(),
+      indices: z.array(z.number().int().nonnegative()),
+      values: z.array(z.number()),
+    }),
+  ),
+});
+export type Golden = z.infer<typeof GoldenSchema>;
+export type GoldenCase = Golden['cases'][number];
+
+export function readGolden(pkg: ModelPackage): Golden | undefined {
+  if (!pkg.manifest.golden) return undefined;
+  const file = path.join(pkg.dir, pkg.manifest.golden);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ModelPackageError(`${displayPath(file)}: cannot read golden vectors: ${(e as Error).message}`, file);
+  }
+  const parsed = GoldenSchema.safeParse(raw);
+  if (!parsed.success) throw new ModelPackageError(`${displayPath(file)}: invalid golden.json: ${parsed.error.issues[0]?.message}`, file);
+  for (const [i, c] of parsed.data.cases.entries())
+    if (c.indices.length !== c.values.length) throw new ModelPackageError(`${displayPath(file)}: cases[${i}] has ${c.indices.length} indices but ${c.values.length} values`, file);
+  return parsed.data;
+}
+
+/**
+ * Differences between an encoded vector and a golden one, within `tol` (absolute): a concept in
+ * both must agree within tol; a concept in only one side must weigh at most tol, or lie within tol
+ * of the other side's smallest kept weight (a top-k/threshold boundary that float noise can flip).
+ * Returns human-readable problems (empty: they match).
+ */
+export function compareVectors(got: SparseVector, want: { indices: number[]; values: number[] }, tol: number): string[] {
+  const g = new Map<number, number>();
+  got.indices.forEach((id, i) => g.set(id, got.values[i]!));
+  const w = new Map<number, number>();
+  want.indices.forEach((id, i) => w.set(id, want.values[i]!));
+  const minOf = (m: Map<number, number>) => (m.size ? Math.min(...m.values()) : 0);
+  const gMin = minOf(g);
+  const wMin = minOf(w);
+  const problems: string[] = [];
+  for (const [id, wv] of w) {
+    const gv = g.get(id);
+    if (gv === undefined) {
+      if (wv > tol && !(g.size > 0 && wv <= gMin + tol)) problems.push(`concept ${id}: expected ${wv}, missing`);
+    } else if (Math.abs(gv - wv) > tol) problems.push(`concept ${id}: expected ${wv}, got ${gv}`);
+  }
+  for (const [id, gv] of g) {
+    if (w.has(id)) continue;
+    if (gv > tol && !(w.size > 0 && gv <= wMin + tol)) problems.push(`concept ${id}: unexpected weight ${gv}`);
+  }
+  return problems;
+}
+
+/** Encodes every golden case with `encoder` and compares; returns the failing cases. */
+export async function checkGolden(encoder: Encoder, golden: Golden): Promise<{ case: GoldenCase; problems: string[] }[]> {
+  const failures: { case: GoldenCase; problems: string[] }[] = [];
+  for (const mode of ['document', 'query'] as EncodeMode[]) {
+    const cases = golden.cases.filter((c) => c.mode === mode);
+    if (cases.length === 0) continue;
+    const vecs = await encoder.encode(
+      cases.map((c) => c.text),
+      mode,
+    );
+    cases.forEach((c, i) => {
+      const problems = compareVectors(vecs[i]!, c, golden.tolerance.abs);
+      if (problems.length) failures.push({ case: c, problems });
+    });
+  }
+  return failures;
+}

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Local services for development and tests: Redis (Debian's redis-server) and a real OpenSearch
-# 2.19 node (or a 3-node cluster) started from Maven Central jars by dev/opensearch/src/DevNode.java.
+# Local services for development and tests: Redis (Debian's redis-server) and a real search-engine
+# node (or a 3-node cluster) started from Maven Central jars by a small launcher (dev/*/src/DevNode.java).
+# The engine is OpenSearch 2.19.6 unless ENGINE / --engine says otherwise (docs/ENGINES.md):
+#   opensearch-2     OpenSearch 2.19.6       dev/opensearch/      JDK 17-21 (tested 17)   .run/opensearch/PORT/
+#   opensearch-3     OpenSearch 3.3.2        dev/opensearch3/     JDK 21+   (tested 25)   .run/opensearch-3/PORT/
+#   elasticsearch-7  Elasticsearch 7.17.25   dev/elasticsearch7/  JDK 17-21 (tested 17)   .run/elasticsearch-7/PORT/
 #
 #   scripts/services.sh install               redis-server if missing; node jars + launcher if not built
 #   scripts/services.sh start [options]       start what is not running (reuses what is), wait until ready
@@ -8,7 +12,10 @@
 #   scripts/services.sh status                show both services
 #
 # Options (start/stop):
-#   --nodes N              OpenSearch nodes in the cluster (default 1; 3 = a real cluster with replicas)
+#   --engine E             opensearch-2 (default) | opensearch-3 | elasticsearch-7 (or ENGINE=E);
+#                          the flag, like --http-port, leaves Redis alone unless --only redis;
+#                          stop without an engine (flag or ENGINE) stops every engine's clusters
+#   --nodes N              engine nodes in the cluster (default 1; 3 = a real cluster with replicas)
 #   --http-port P          first HTTP port (default: the port of a local OPENSEARCH_URL, else 9200);
 #                          node i listens on P+i
 #   --transport-port P     first transport port (default: http port + 100); node i on P+i
@@ -18,20 +25,81 @@
 #
 # Environment: OPENSEARCH_URL / REDIS_URL pointing to another host mean "use my own service":
 # start/stop leave that service alone. REDIS_PORT (default: port of a local REDIS_URL, else 6379).
-# OPENSEARCH_JAVA_HOME or JAVA_HOME select the JDK (17+). Everything lives under .run/ (git-ignored).
+# JDK: ENGINE_JAVA_HOME (used as given, must fit the engine), else the first of OPENSEARCH_JAVA_HOME,
+# JAVA_HOME, the JDKs under /usr/lib/jvm (JVM_DIR) and the javac on PATH that fits the engine (its tested major
+# version first). Everything lives under .run/ (git-ignored); the jars and classes under dev/*/ too.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN="$ROOT/.run"
-OS_DIR="$ROOT/dev/opensearch"
-JAVA_BIN="${OPENSEARCH_JAVA_HOME:-${JAVA_HOME:-}}"
-JAVA="${JAVA_BIN:+$JAVA_BIN/bin/}java"
-JAVAC="${JAVA_BIN:+$JAVA_BIN/bin/}javac"
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'services.sh: %s\n' "$*" >&2; exit 1; }
 now_ms() { date +%s%3N; }
 secs_since() { local t=$(( $(now_ms) - $1 )); printf "%d.%02d" $((t / 1000)) $(((t % 1000) / 10)); }
+
+# --- engines -------------------------------------------------------------------------------------------
+
+# Sets, for engine $1: OS_DIR (launcher: pom.xml, src/, lib/, classes/), RUN_SUB (its clusters under
+# .run/), ENGINE_LABEL, MANAGERS_KEY (the initial-cluster-manager setting), JDK_MIN/JDK_MAX/JDK_TESTED
+# (major versions), JDK_WANT (what to tell a user who lacks one).
+engine_vars() {
+  case "$1" in
+    opensearch-2)
+      OS_DIR="$ROOT/dev/opensearch"; RUN_SUB=opensearch; ENGINE_LABEL="OpenSearch 2.19.6"
+      MANAGERS_KEY=cluster.initial_cluster_manager_nodes; JDK_MIN=17; JDK_MAX=21; JDK_TESTED=17
+      JDK_WANT="a JDK 17 to 21 (tested: OpenJDK 17; Debian: apt-get install openjdk-17-jdk-headless, or scripts/services.sh install)" ;;
+    opensearch-3)
+      OS_DIR="$ROOT/dev/opensearch3"; RUN_SUB=opensearch-3; ENGINE_LABEL="OpenSearch 3.3.2"
+      MANAGERS_KEY=cluster.initial_cluster_manager_nodes; JDK_MIN=21; JDK_MAX=99; JDK_TESTED=25
+      JDK_WANT="a JDK 21 or newer (tested: Eclipse Temurin 25, /usr/lib/jvm/temurin-25-jdk-amd64; Debian 12 has no such package: install Temurin 25 from Adoptium's apt repository, or set ENGINE_JAVA_HOME)" ;;
+    elasticsearch-7)
+      OS_DIR="$ROOT/dev/elasticsearch7"; RUN_SUB=elasticsearch-7; ENGINE_LABEL="Elasticsearch 7.17.25"
+      MANAGERS_KEY=cluster.initial_master_nodes; JDK_MIN=17; JDK_MAX=21; JDK_TESTED=17
+      JDK_WANT="a JDK 17 to 21 (tested: OpenJDK 17; Debian: apt-get install openjdk-17-jdk-headless, or scripts/services.sh install)" ;;
+    *) die "unknown engine '$1': ENGINE / --engine takes opensearch-2, opensearch-3 or elasticsearch-7" ;;
+  esac
+}
+ALL_ENGINES=(opensearch-2 opensearch-3 elasticsearch-7)
+
+# The major version of the JDK at $1 (empty if it is no JDK: a JDK has bin/java and bin/javac).
+jdk_major() {
+  local home="$1" v=""
+  [[ -x "$home/bin/java" && -x "$home/bin/javac" ]] || return 0
+  if [[ -f "$home/release" ]]; then v="$(sed -n 's/^JAVA_VERSION="\([^"]*\)".*/\1/p' "$home/release")"; fi
+  [[ -n "$v" ]] || v="$("$home/bin/java" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -1)"
+  v="${v#1.}"; v="${v%%[.+-]*}"
+  [[ "$v" =~ ^[0-9]+$ ]] && printf '%s\n' "$v"
+  return 0
+}
+
+SEL_JDK=""
+# Sets SEL_JDK, JAVA, JAVAC for the current engine, or dies naming the JDK it needs.
+find_jdk() {
+  [[ -n "${SEL_JDK:-}" ]] && return 0
+  local m c seen="" first=""
+  if [[ -n "${ENGINE_JAVA_HOME:-}" ]]; then
+    m="$(jdk_major "$ENGINE_JAVA_HOME")"
+    [[ -n "$m" ]] || die "ENGINE_JAVA_HOME=$ENGINE_JAVA_HOME is not a JDK (no bin/java and bin/javac); $ENGINE_LABEL needs $JDK_WANT"
+    (( m >= JDK_MIN && m <= JDK_MAX )) || die "ENGINE_JAVA_HOME=$ENGINE_JAVA_HOME is JDK $m; $ENGINE_LABEL needs $JDK_WANT"
+    SEL_JDK="$ENGINE_JAVA_HOME"
+  else
+    local cands=("${OPENSEARCH_JAVA_HOME:-}" "${JAVA_HOME:-}")
+    for c in "${JVM_DIR:-/usr/lib/jvm}"/*; do [[ -L "$c" ]] || cands+=("$c"); done
+    command -v javac >/dev/null && cands+=("$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")")
+    for c in "${cands[@]}"; do
+      [[ -n "$c" ]] || continue
+      m="$(jdk_major "$c")"; [[ -n "$m" ]] || continue
+      seen+="${seen:+, }$c (JDK $m)"
+      (( m >= JDK_MIN && m <= JDK_MAX )) || continue
+      if [[ "$m" == "$JDK_TESTED" ]]; then SEL_JDK="$c"; break; fi
+      [[ -n "$first" ]] || first="$c"
+    done
+    SEL_JDK="${SEL_JDK:-$first}"
+    [[ -n "$SEL_JDK" ]] || die "$ENGINE_LABEL needs $JDK_WANT; found ${seen:-no JDK} (looked at OPENSEARCH_JAVA_HOME, JAVA_HOME, ${JVM_DIR:-/usr/lib/jvm}/*, javac on PATH; ENGINE_JAVA_HOME=DIR names one)"
+  fi
+  JAVA="$SEL_JDK/bin/java"; JAVAC="$SEL_JDK/bin/javac"
+}
 
 # --- URLs: local or the user's own service -------------------------------------------------------
 
@@ -66,24 +134,30 @@ REDIS_PORT="${REDIS_PORT:-6379}"
 # --- options ---------------------------------------------------------------------------------------
 
 CMD="${1:-}"; [[ $# -gt 0 ]] && shift
+ENGINE_EXPLICIT=0 ENGINE_FLAG=0; [[ -n "${ENGINE:-}" ]] && ENGINE_EXPLICIT=1
+ENGINE="${ENGINE:-opensearch-2}"
 NODES=1; HTTP_PORT=""; TRANSPORT_PORT=""; ONLY=""; FRESH=0; TIMEOUT=180
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --engine) ENGINE="$2"; ENGINE_EXPLICIT=1; ENGINE_FLAG=1; shift 2 ;;
     --nodes) NODES="$2"; shift 2 ;;
     --http-port) HTTP_PORT="$2"; shift 2 ;;
     --transport-port) TRANSPORT_PORT="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --fresh) FRESH=1; shift ;;
     --timeout) TIMEOUT="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
 done
+engine_vars "$ENGINE"
 [[ "$NODES" =~ ^[1-9]$ ]] || die "--nodes must be 1..9, got $NODES"
 [[ -z "$ONLY" || "$ONLY" == opensearch || "$ONLY" == redis ]] || die "--only takes opensearch or redis"
 EXPLICIT_CLUSTER=0
 # --http-port names one OpenSearch cluster: then Redis is left alone unless --only redis says otherwise
 if [[ -n "$HTTP_PORT" ]]; then EXPLICIT_CLUSTER=1; ONLY="${ONLY:-opensearch}"; fi
+# so does --engine on the command line (the ENGINE variable, a standing choice, does not)
+if [[ $ENGINE_FLAG == 1 ]]; then ONLY="${ONLY:-opensearch}"; fi
 HTTP_PORT="${HTTP_PORT:-$DEFAULT_HTTP_PORT}"
 TRANSPORT_PORT="${TRANSPORT_PORT:-$((HTTP_PORT + 100))}"
 want() { [[ -z "$ONLY" || "$ONLY" == "$1" ]]; }
@@ -95,39 +169,49 @@ as_root() { if [[ "$(id -u)" == 0 ]]; then "$@"; else sudo "$@"; fi; }
 install() {
   local pkgs=()
   command -v redis-server >/dev/null || pkgs+=(redis-server)
-  command -v "$JAVAC" >/dev/null || pkgs+=(openjdk-17-jdk-headless)
+  # Debian's JDK 17 serves opensearch-2 and elasticsearch-7; opensearch-3's JDK 21+ is not a Debian 12
+  # package (find_jdk below names it when it is missing).
+  if [[ $JDK_MIN -le 17 ]] && ! ( find_jdk ) >/dev/null 2>&1; then pkgs+=(openjdk-17-jdk-headless); fi
   command -v mvn >/dev/null || pkgs+=(maven)
   if [[ ${#pkgs[@]} -gt 0 ]]; then
     say "installing ${pkgs[*]} (apt-get)"
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y "${pkgs[@]}"
   fi
+  build_launcher
+  say "install: redis-server $(redis-server --version | grep -o 'v=[0-9.]*' | cut -c3-), $ENGINE_LABEL launcher ready (JDK $(jdk_major "$SEL_JDK") at $SEL_JDK)"
+}
 
+# The engine's jars and launcher, built only when missing or out of date (install and start call it).
+build_launcher() {
+  find_jdk
   # Node jars: resolved again only when the pom changes.
   local stamp="$OS_DIR/lib/.pom.sha256" sum t
   sum="$(sha256sum "$OS_DIR/pom.xml" | cut -d' ' -f1)"
   if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$sum" ]]; then
+    command -v mvn >/dev/null || die "$ENGINE_LABEL jars are not downloaded and maven is missing: run scripts/services.sh install"
     t=$(now_ms)
     rm -rf "$OS_DIR/lib"
     mvn -B -q -Dstyle.color=never -f "$OS_DIR/pom.xml" dependency:copy-dependencies -DoutputDirectory="$OS_DIR/lib" \
-      || die "maven could not resolve the OpenSearch jars (is Maven Central reachable? see $OS_DIR/pom.xml)"
+      || die "maven could not resolve the $ENGINE_LABEL jars (is Maven Central reachable? see $OS_DIR/pom.xml)"
     printf '%s\n' "$sum" >"$stamp"
-    say "OpenSearch jars: $(ls "$OS_DIR"/lib/*.jar | wc -l) in $OS_DIR/lib ($(secs_since "$t") s)"
+    say "$ENGINE_LABEL jars: $(ls "$OS_DIR"/lib/*.jar | wc -l) in $OS_DIR/lib ($(secs_since "$t") s)"
   fi
   # Launcher: compiled again only when its source is newer.
   if [[ ! -f "$OS_DIR/classes/DevNode.class" || "$OS_DIR/src/DevNode.java" -nt "$OS_DIR/classes/DevNode.class" \
         || "$stamp" -nt "$OS_DIR/classes/DevNode.class" ]]; then
     t=$(now_ms)
     rm -rf "$OS_DIR/classes"; mkdir -p "$OS_DIR/classes"
-    "$JAVAC" -nowarn -d "$OS_DIR/classes" -cp "$OS_DIR/lib/*" "$OS_DIR/src/DevNode.java"
-    say "launcher compiled ($(secs_since "$t") s)"
+    # --release: the classes run on any JDK the engine accepts, whichever compiled them
+    "$JAVAC" -nowarn --release "$JDK_MIN" -d "$OS_DIR/classes" -cp "$OS_DIR/lib/*" "$OS_DIR/src/DevNode.java" \
+      || die "could not compile $OS_DIR/src/DevNode.java with $JAVAC"
+    say "$ENGINE_LABEL launcher compiled ($(secs_since "$t") s)"
   fi
-  say "install: redis-server $(redis-server --version | grep -o 'v=[0-9.]*' | cut -c3-), OpenSearch launcher ready"
 }
 
 # --- OpenSearch ----------------------------------------------------------------------------------------
 
-cluster_dir() { printf '%s/opensearch/%s\n' "$RUN" "$1"; }   # by first HTTP port
+cluster_dir() { printf '%s/%s/%s\n' "$RUN" "$RUN_SUB" "$1"; }   # by engine and first HTTP port
 alive() { [[ -n "$1" ]] && kill -0 "$1" 2>/dev/null; }
 pid_of() { [[ -f "$1" ]] && cat "$1" || true; }
 health_json() { curl -sf --max-time 3 "http://127.0.0.1:$1/_cluster/health" 2>/dev/null || true; }
@@ -145,9 +229,17 @@ show_logs() {
 
 start_opensearch() {
   if [[ -n "$OS_EXTERNAL" ]]; then say "OpenSearch: OPENSEARCH_URL=$OS_EXTERNAL is not local: not starting a node"; return; fi
-  [[ -f "$OS_DIR/classes/DevNode.class" ]] || die "the OpenSearch launcher is not built: run scripts/services.sh install"
-  local dir n i pid running=0 t h
+  build_launcher
+  local dir n i pid running=0 t h e other
   dir="$(cluster_dir "$HTTP_PORT")"
+  # another engine's cluster of this script on the same port
+  for e in "${ALL_ENGINES[@]}"; do
+    [[ "$e" == "$ENGINE" ]] && continue
+    other="$( engine_vars "$e"; cluster_dir "$HTTP_PORT" )"
+    for ((i = 0; i < NODES; i++)); do
+      alive "$(pid_of "$other/node-$i.pid")" && die "port $HTTP_PORT is taken by a local $e cluster ($other); stop it first (scripts/services.sh stop --engine $e --http-port $HTTP_PORT) or use another --http-port"
+    done
+  done
   if [[ -f "$dir/nodes" ]] && [[ "$(cat "$dir/nodes")" != "$NODES" ]]; then
     for ((i = 0; i < $(cat "$dir/nodes"); i++)); do alive "$(pid_of "$dir/node-$i.pid")" && running=1; done
     [[ $running == 1 ]] && die "a $(cat "$dir/nodes")-node cluster is running on port $HTTP_PORT; stop it first (scripts/services.sh stop --http-port $HTTP_PORT)"
@@ -157,7 +249,7 @@ start_opensearch() {
     for ((i = 0; i < NODES; i++)); do alive "$(pid_of "$dir/node-$i.pid")" && die "--fresh: node-$i on $((HTTP_PORT + i)) is running; stop it first"; done
     rm -rf "$dir"
   fi
-  mkdir -p "$dir"; printf '%s\n' "$NODES" >"$dir/nodes"
+  mkdir -p "$dir"; printf '%s\n' "$NODES" >"$dir/nodes"; printf '%s\n' "$ENGINE" >"$dir/engine"
 
   local heap=1g seeds="" managers="" started=0
   if [[ $NODES -gt 1 ]]; then
@@ -169,11 +261,11 @@ start_opensearch() {
     pid="$(pid_of "$dir/node-$i.pid")"
     if alive "$pid"; then continue; fi
     if [[ -n "$(health_json $((HTTP_PORT + i)))" ]]; then
-      die "port $((HTTP_PORT + i)) already answers OpenSearch but not from a node this script started; stop it, or set OPENSEARCH_URL to use it"
+      die "port $((HTTP_PORT + i)) already answers HTTP like a search engine, but not from a $ENGINE node this script started; stop it, or set OPENSEARCH_URL to use it, or use another --http-port"
     fi
     local args=("path.home=$dir/node-$i" "node.name=node-$i" "cluster.name=saesplade-dev-$HTTP_PORT"
       "http.port=$((HTTP_PORT + i))" "transport.port=$((TRANSPORT_PORT + i))")
-    [[ $NODES -gt 1 ]] && args+=("discovery.seed_hosts=$seeds" "cluster.initial_cluster_manager_nodes=$managers")
+    [[ $NODES -gt 1 ]] && args+=("discovery.seed_hosts=$seeds" "$MANAGERS_KEY=$managers")
     # setsid + nohup: the node outlives this script and the terminal or test runner that started it.
     setsid nohup "$JAVA" "-Xms$heap" "-Xmx$heap" -Dio.netty.noUnsafe=true -Dlog4j2.disable.jmx=true \
       -Dfile.encoding=UTF-8 -Djava.awt.headless=true -cp "$OS_DIR/classes:$OS_DIR/lib/*" \
@@ -181,7 +273,7 @@ start_opensearch() {
     printf '%s\n' "$!" >"$dir/node-$i.pid"
     started=$((started + 1))
   done
-  [[ $started -gt 0 ]] && say "OpenSearch: starting $started of $NODES node(s) on 127.0.0.1:$HTTP_PORT..$((HTTP_PORT + NODES - 1)) (logs: $dir/node-*.log)"
+  [[ $started -gt 0 ]] && say "$ENGINE_LABEL: starting $started of $NODES node(s) (JDK $(jdk_major "$SEL_JDK")) on 127.0.0.1:$HTTP_PORT..$((HTTP_PORT + NODES - 1)) (logs: $dir/node-*.log)"
 
   # Poll health until the cluster has all its nodes and is green or yellow.
   local deadline=$(( $(now_ms) + TIMEOUT * 1000 )) status nn
@@ -191,19 +283,19 @@ start_opensearch() {
     if [[ ( "$status" == green || "$status" == yellow ) && "$nn" == "$NODES" ]]; then break; fi
     for ((i = 0; i < NODES; i++)); do
       if ! alive "$(pid_of "$dir/node-$i.pid")"; then
-        show_logs "$dir" "$NODES"; die "OpenSearch node-$i exited during startup; log: $dir/node-$i.log"
+        show_logs "$dir" "$NODES"; die "$ENGINE_LABEL node-$i exited during startup; log: $dir/node-$i.log"
       fi
     done
     if [[ $(now_ms) -gt $deadline ]]; then
       show_logs "$dir" "$NODES"
-      die "OpenSearch on 127.0.0.1:$HTTP_PORT not healthy after ${TIMEOUT}s (health: ${h:-no answer}); logs: $dir/node-*.log"
+      die "$ENGINE_LABEL on 127.0.0.1:$HTTP_PORT not healthy after ${TIMEOUT}s (health: ${h:-no answer}); logs: $dir/node-*.log"
     fi
     sleep 0.25
   done
   if [[ $started -gt 0 ]]; then
-    say "OpenSearch: http://127.0.0.1:$HTTP_PORT $status with $NODES node(s), ready in $(secs_since "$t") s"
+    say "$ENGINE_LABEL: http://127.0.0.1:$HTTP_PORT $status with $NODES node(s), ready in $(secs_since "$t") s"
   else
-    say "OpenSearch: http://127.0.0.1:$HTTP_PORT already running ($status, $NODES node(s)): reused"
+    say "$ENGINE_LABEL: http://127.0.0.1:$HTTP_PORT already running ($status, $NODES node(s)): reused"
   fi
 }
 
@@ -224,16 +316,20 @@ stop_cluster() {
       sleep 0.2
     done
   done
-  say "OpenSearch: stopped ${#pids[@]} node(s) of $dir ($(secs_since "$t") s)"
+  say "$(cat "$dir/engine" 2>/dev/null || echo opensearch-2): stopped ${#pids[@]} node(s) of $dir ($(secs_since "$t") s)"
 }
 
 stop_opensearch() {
   if [[ -n "$OS_EXTERNAL" && $EXPLICIT_CLUSTER == 0 ]]; then say "OpenSearch: OPENSEARCH_URL=$OS_EXTERNAL is not local: left alone"; return; fi
-  local d
+  local d e
   if [[ $EXPLICIT_CLUSTER == 1 ]]; then
     stop_cluster "$(cluster_dir "$HTTP_PORT")"
   else
-    for d in "$RUN"/opensearch/*/; do [[ -d "$d" ]] && stop_cluster "${d%/}"; done
+    # every cluster of the chosen engine, or of every engine when none was chosen
+    for e in "${ALL_ENGINES[@]}"; do
+      [[ $ENGINE_EXPLICIT == 1 && "$e" != "$ENGINE" ]] && continue
+      for d in "$( engine_vars "$e"; printf '%s/%s' "$RUN" "$RUN_SUB" )"/*/; do [[ -d "$d" ]] && stop_cluster "${d%/}"; done
+    done
   fi
   return 0
 }
@@ -296,18 +392,26 @@ status() {
   root="$(curl -sf --max-time 3 "$raw/" 2>/dev/null || true)"
   if [[ -n "$root" ]]; then
     h="$(curl -sf --max-time 3 "$raw/_cluster/health" 2>/dev/null || true)"
-    say "OpenSearch $url: up, $(json_field "$root" distribution) $(json_field "$root" number), cluster $(json_field "$h" status) with $(json_field "$h" number_of_nodes) node(s)"
+    ver="$(json_field "$root" distribution)"
+    say "OpenSearch $url: up, ${ver:-elasticsearch} $(json_field "$root" number), cluster $(json_field "$h" status) with $(json_field "$h" number_of_nodes) node(s)"
   else
     say "OpenSearch $url: DOWN (start it with scripts/services.sh start)"; ok=1
   fi
-  for d in "$RUN"/opensearch/*/; do
+  local e
+  local dirs=() sub
+  for e in "${ALL_ENGINES[@]}"; do
+    sub="$( engine_vars "$e"; printf '%s' "$RUN_SUB" )"
+    for d in "$RUN/$sub"/*/; do [[ -d "$d" ]] && dirs+=("$d"); done
+  done
+  for d in ${dirs[@]+"${dirs[@]}"}; do
     [[ -f "$d/nodes" ]] || continue
+    e="$(cat "$d/engine" 2>/dev/null || echo opensearch-2)"
     n="$(cat "$d/nodes")"; ver=""
     for ((i = 0; i < n; i++)); do
       pid="$(pid_of "$d/node-$i.pid")"
       alive "$pid" && ver+="${ver:+, }node-$i :$(( $(basename "$d") + i )) pid $pid"
     done
-    say "  local cluster ${d%/} ($n node(s)): ${ver:-stopped}"
+    say "  local $e cluster ${d%/} ($n node(s)): ${ver:-stopped}"
   done
   url="$(redact "${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT}")"
   if [[ -n "$REDIS_EXTERNAL" ]]; then
@@ -327,5 +431,5 @@ case "$CMD" in
   start) want redis && start_redis; want opensearch && start_opensearch; true ;;
   stop) want opensearch && stop_opensearch; want redis && stop_redis; true ;;
   status) status ;;
-  *) die "usage: scripts/services.sh install|start|stop|status [--nodes N] [--http-port P] [--only opensearch|redis] (see --help)" ;;
+  *) die "usage: scripts/services.sh install|start|stop|status [--engine opensearch-2|opensearch-3|elasticsearch-7] [--nodes N] [--http-port P] [--only opensearch|redis] (see --help)" ;;
 esac

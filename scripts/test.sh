@@ -4,6 +4,8 @@
 #   bash scripts/test.sh                      everything
 #   bash scripts/test.sh test/unit            arguments go to `vitest run`
 #   SAESPLADE_TEST_MULTINODE=1 bash scripts/test.sh   also the 3-node cluster test (~1 min on 2 cores)
+#   SAESPLADE_TEST_ENGINES=opensearch-2,opensearch-3,elasticsearch-7 bash scripts/test.sh   also the engine
+#                                             matrix on OpenSearch 3.3.2 and Elasticsearch 7.17.25 (~80 s; docs/ENGINES.md)
 # Services stay running afterwards (scripts/services.sh stop stops them). With OPENSEARCH_URL /
 # REDIS_URL pointing elsewhere, the tests use those instead and nothing is started for them.
 set -euo pipefail

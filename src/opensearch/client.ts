@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Client, errors } from '@opensearch-project/opensearch';
 import { ConfigError, type Config } from '../config.js';
 import { describeNetworkError, redactUrl, ServiceUnreachableError } from '../errors.js';
+import { rememberEngine, UnsupportedEngineError, type SearchEngine, type SupportLevel } from './engine.js';
 
 export type { Client } from '@opensearch-project/opensearch';
 
@@ -37,11 +38,15 @@ export interface ClusterIdentity {
   /** `opensearch`, or `elasticsearch` for a cluster whose `GET /` has no distribution. */
   distribution: string;
   version: string;
+  /** Whether this engine and version are tested, or only expected to work (src/opensearch/engine.ts). */
+  support: SupportLevel;
 }
 
 /**
  * `GET /` on the cluster. Throws ServiceUnreachableError naming the URL, what failed (ECONNREFUSED,
- * 401, TLS ...) and what to try, instead of the client's bare error.
+ * 401, TLS ...) and what to try, instead of the client's bare error; UnsupportedEngineError (listing
+ * the supported engines) for an engine or version the product does not support. What it learned is
+ * kept for getEngine(client), which then does not ask again.
  */
 export async function checkOpenSearch(client: Client, url: string, timeoutMs = 5000): Promise<ClusterIdentity> {
   const where = redactUrl(url);
@@ -66,7 +71,14 @@ export async function checkOpenSearch(client: Client, url: string, timeoutMs = 5
       `${where} answered GET / but not like OpenSearch (no version.number in ${JSON.stringify(body).slice(0, 200)}). Try: ${OPENSEARCH_HINT}.`,
     );
   }
-  return { distribution: body?.version?.distribution ?? 'elasticsearch', version };
+  let engine: SearchEngine;
+  try {
+    engine = rememberEngine(client, body);
+  } catch (err) {
+    if (err instanceof UnsupportedEngineError) err.message = `${where}: ${err.message}`;
+    throw err;
+  }
+  return { distribution: body?.version?.distribution ?? 'elasticsearch', version, support: engine.info.support };
 }
 
 function describeOpenSearchFailure(err: unknown): { what: string; hint?: string } {

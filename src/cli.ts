@@ -4,10 +4,10 @@ import { registerCommands } from './commands/index.js';
 
 const program = new Command('saesplade')
   .description(
-    'Concept-level learned sparse retrieval (SAE-SPLADE) for OpenSearch.\n' +
-      'Documents are queued (BullMQ on Redis), encoded by ONNX workers into concept weights, and stored in a\n' +
-      'rank_features field; queries are encoded the same way and scored as a dot product by rank_feature queries.\n' +
-      'Configuration comes from environment variables (see README) and the flags below.',
+    'Concept-level learned sparse retrieval (SAE-SPLADE) for OpenSearch. Documents are queued (BullMQ on ' +
+      'Redis), encoded by ONNX workers into concept weights and stored in a rank_features field; queries are ' +
+      'encoded the same way and scored as a dot product by rank_feature queries. Configuration: environment ' +
+      'variables (see README) and each command\'s flags.',
   )
   .version('0.1.0')
   .showHelpAfterError();

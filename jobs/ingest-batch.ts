@@ -1,0 +1,30 @@
+/**
+ * BullMQ processor of `ingest-batch` jobs: a batch of validated documents to encode and index.
+ * Thin adapter: checks the job data, tells the batch logic (src/ingest/batch-processor.ts) how this
+ * run relates to earlier ones, and maps a permanent failure to UnrecoverableError (no retries).
+ * Transient failures are rethrown as they are, so BullMQ retries with the job's back-off.
+ */
+import { UnrecoverableError, type Job } from 'bullmq';
+import { z } from 'zod';
+import { runIngestBatch, type BatchContext } from '../src/ingest/batch-processor.js';
+import { PermanentIngestError } from '../src/ingest/errors.js';
+import { indexedInProgress } from '../src/ingest/reconcile.js';
+import { IngestBatchJobSchema, type IngestBatchJob, type IngestBatchResult } from '../src/queue/index.js';
+
+export function ingestBatchProcessor(ctx: BatchContext) {
+  return async function processIngestBatch(job: Job<IngestBatchJob, IngestBatchResult>): Promise<IngestBatchResult> {
+    const data = IngestBatchJobSchema.safeParse(job.data);
+    if (!data.success) throw new UnrecoverableError(`invalid ingest-batch job data: ${z.prettifyError(data.error)}`);
+    try {
+      return await runIngestBatch(ctx, data.data, {
+        jobId: job.id!,
+        final: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
+        indexedBefore: new Set(indexedInProgress(job.progress)),
+        saveIndexed: (ids) => job.updateProgress({ indexed: ids }),
+      });
+    } catch (err) {
+      if (err instanceof PermanentIngestError) throw new UnrecoverableError(err.message);
+      throw err;
+    }
+  };
+}

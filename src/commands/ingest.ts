@@ -1,0 +1,68 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { formatSummary, ingest } from '../ingest/index.js';
+import { configFrom, emit, withConfigOptions } from './common.js';
+
+/** Commander parser for a positive integer option. */
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  return n;
+}
+
+/** `saesplade ingest <file|->`: queue a JSON Lines source as a job set, optionally wait for it. */
+export function register(program: Command): void {
+  withConfigOptions(
+    program
+      .command('ingest')
+      .description('queue documents from a JSON Lines file (or - for stdin) for encoding and indexing')
+      .addHelpText(
+        'after',
+        `
+Each valid line joins a batch job on the BullMQ queue; \`saesplade worker\` processes the jobs.
+Invalid lines (not JSON, no id, empty text, over --max-doc-bytes) are recorded as failed with
+their file:line and never queued. Prints the job set id: follow it with \`saesplade status <id>\`,
+list rejected and failed documents with \`saesplade failed <id>\`.
+
+One-command demo (no separate worker): saesplade ingest corpus.jsonl --with-worker`,
+      )
+      .argument('<source>', 'JSON Lines file, or - for stdin')
+      .option('--format <format>', 'auto (id, or _id as fallback), jsonl, or beir (_id/title/text/metadata)', 'auto')
+      .option('--id-field <name>', 'field holding the document id', 'id')
+      .option('--text-fields <list>', 'comma-separated text fields, encoded in order (first of several = title)', 'title,text')
+      .option('--metadata-field <name>', 'field holding an object stored as metadata', 'metadata')
+      .option('--max-doc-bytes <n>', 'reject lines longer than this many bytes', positiveInt, 1024 * 1024)
+      .option('--batch-size <n>', 'documents per batch job', positiveInt, 32)
+      .option('--wait', 'wait until every document is indexed, skipped or failed (progress on stderr), then refresh')
+      .option('--with-worker', 'also run a worker in this process until the job set is done (implies --wait)')
+      .option('--concurrency <n>', 'batch jobs the in-process worker runs at once (--with-worker)', positiveInt, 2)
+      .option('--no-refresh', 'do not refresh the index after waiting')
+      .option('--json', 'print the result as JSON'),
+  ).action(async (source: string, opts: Record<string, any>) => {
+    const config = configFrom(opts);
+    if (!['auto', 'jsonl', 'beir'].includes(opts.format)) throw new InvalidArgumentError(`--format must be auto, jsonl or beir, got "${opts.format}"`);
+    const textFields = String(opts.textFields)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const res = await ingest({
+      config,
+      source,
+      parse: { format: opts.format, idField: opts.idField, textFields, metadataField: opts.metadataField, maxDocBytes: opts.maxDocBytes },
+      batchSize: opts.batchSize,
+      wait: Boolean(opts.wait),
+      withWorker: opts.withWorker ? { concurrency: opts.concurrency } : false,
+      refresh: opts.refresh !== false,
+    });
+    if (res.summary) {
+      emit(opts.json, res.summary, () => formatSummary(res.summary!));
+      return;
+    }
+    const p = res.produced;
+    emit(opts.json, p, () =>
+      [
+        `job set ${p.setId}: read ${p.read} lines, queued ${p.queued} documents in ${p.jobs} jobs, rejected ${p.rejected}`,
+        `  follow it with: saesplade status ${p.setId}` + (p.rejected ? `; rejected lines: saesplade failed ${p.setId}` : ''),
+      ].join('\n'),
+    );
+  });
+}

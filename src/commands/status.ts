@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { reconcileJobSet } from '../ingest/index.js';
+import { createIngestQueue, JobSetStore, type JobSetInfo } from '../queue/index.js';
+import { createRedis } from '../redis.js';
+import { configFrom, emit, withConfigOptions } from './common.js';
+
+export function formatJobSet(s: JobSetInfo): string {
+  const state = s.done ? 'done' : s.producerDone ? 'processing' : 'reading and queueing';
+  return [
+    `job set ${s.id}: ${state}`,
+    `  source ${s.source} → index ${s.index} (queue ${s.queue}), started ${s.createdAt}${s.finishedAt ? `, finished ${s.finishedAt}` : ''}`,
+    `  read ${s.read}, queued ${s.queued} in ${s.jobs} jobs (${s.jobsDone} done)`,
+    `  indexed ${s.indexed}, skipped (unchanged) ${s.skipped}, failed ${s.failed}` + (s.failedAtEntry ? ` (${s.failedAtEntry} rejected at entry)` : ''),
+  ].join('\n');
+}
+
+/** `saesplade status <job-set>`: the counters of one ingestion. */
+export function register(program: Command): void {
+  withConfigOptions(
+    program
+      .command('status')
+      .description('show the counters of a job set (read, queued, indexed, skipped-unchanged, failed)')
+      .argument('<job-set>', 'job set id printed by `saesplade ingest`')
+      .option('--json', 'print the result as JSON'),
+  ).action(async (setId: string, opts: Record<string, any>) => {
+    const config = configFrom(opts);
+    const redis = createRedis(config);
+    try {
+      const store = new JobSetStore(redis);
+      const first = await store.get(setId);
+      if (!first) throw new Error(`job set ${setId} not found in ${config.redisUrl} (it expires 7 days after its last update)`);
+      if (!first.done && first.queue) {
+        // Settle jobs that failed while no worker could count them (e.g. stalled too often).
+        const queue = createIngestQueue(first.queue, redis);
+        try {
+          await reconcileJobSet(queue, store, setId);
+        } finally {
+          await queue.close();
+        }
+      }
+      const info = (await store.get(setId))!;
+      emit(opts.json, info, () => formatJobSet(info));
+    } finally {
+      await redis.quit();
+    }
+  });
+}

@@ -1,0 +1,63 @@
+import type { Command } from 'commander';
+import { startIngestWorker } from '../ingest/index.js';
+import { log } from '../log.js';
+import { configFrom, withConfigOptions } from './common.js';
+import { positiveInt } from './ingest.js';
+
+/** `saesplade worker`: process ingest batch jobs until SIGTERM/SIGINT. */
+export function register(program: Command): void {
+  withConfigOptions(
+    program
+      .command('worker')
+      .description('run an ingest worker: encode queued batches (document mode) and bulk-index them')
+      .addHelpText(
+        'after',
+        `
+Runs until SIGTERM or SIGINT, then finishes the jobs in hand and exits (a second signal exits at
+once; jobs it held are picked up again by another worker once their lock expires).`,
+      )
+      .option('--concurrency <n>', 'batch jobs run at once; encoding takes turns, I/O overlaps it', positiveInt, 2)
+      .option('--batch-size <n>', 'texts per encoder forward pass (default: the encoder default)', positiveInt)
+      .option('--threads <n>', 'encoder threads in total (default: all cores)', positiveInt)
+      .option('--encoder-workers <n>', 'encoder worker threads (0 = in the main thread)', (v) => Number(v), 1)
+      .option('--lock-duration <ms>', 'job lock duration; a job whose lock expires is redone elsewhere', positiveInt, 120_000)
+      .option('--stalled-interval <ms>', 'how often to look for jobs of dead workers', positiveInt, 30_000)
+      .option('--json', 'print JSON lines on stdout: {"event":"ready"} when ready, {"event":"closed",...} with totals at exit'),
+  ).action(async (opts: Record<string, any>) => {
+    const config = configFrom(opts);
+    const handle = await startIngestWorker({
+      config,
+      concurrency: opts.concurrency,
+      encoderOptions: { batchSize: opts.batchSize, threads: opts.threads, workers: opts.encoderWorkers },
+      lockDuration: opts.lockDuration,
+      stalledInterval: opts.stalledInterval,
+    });
+    const started = Date.now();
+    log.info({ queue: config.queue, model: `${handle.encoder.model.name}@${handle.encoder.model.version}`, concurrency: opts.concurrency }, 'worker ready');
+    if (opts.json) process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, queue: config.queue }) + '\n');
+
+    await new Promise<void>((resolve) => {
+      let signals = 0;
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (++signals > 1) {
+          log.warn({ signal: sig }, 'second signal: exiting now');
+          process.exit(130);
+        }
+        log.info({ signal: sig }, 'closing: finishing the jobs in hand');
+        resolve();
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+    });
+    await handle.close();
+    const summary = {
+      event: 'closed',
+      ...handle.stats(),
+      uptimeS: Math.round((Date.now() - started) / 100) / 10,
+      /** Peak resident set size of this process, bytes (process.resourceUsage().maxRSS is in KiB). */
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    };
+    if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
+    else log.info(summary, 'worker closed');
+  });
+}

@@ -1,0 +1,57 @@
+/**
+ * Errors that decide what happens to an ingest job. A processor throws a `TransientIngestError`
+ * to let BullMQ retry the job with exponential back-off (cluster busy, connection lost), and a
+ * `PermanentIngestError` when retrying cannot help (model mismatch, index refuses the request);
+ * the job processor turns the latter into BullMQ's `UnrecoverableError` so no attempts are wasted.
+ * Check with `instanceof`, never by message.
+ */
+export class IngestError extends Error {
+  constructor(
+    message: string,
+    readonly meta: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/** Retrying later may succeed: 429/5xx from OpenSearch, connection or timeout errors. */
+export class TransientIngestError extends IngestError {}
+
+/** Retrying cannot succeed: record the documents as failed and stop. */
+export class PermanentIngestError extends IngestError {}
+
+/** HTTP statuses that mean "busy or briefly unavailable", not "bad request". */
+const TRANSIENT_STATUS = new Set([408, 429, 502, 503, 504]);
+
+export function isTransientStatus(status: number | undefined): boolean {
+  return status !== undefined && TRANSIENT_STATUS.has(status);
+}
+
+/**
+ * Maps an error from OpenSearch, Redis or the encoder to a transient or permanent ingest error.
+ * OpenSearch client errors are told apart by `name` (the client's own classes): connection and
+ * timeout errors are transient, a response error is transient only for a busy/unavailable status.
+ * Unknown errors are treated as transient: BullMQ's bounded attempts cap the cost of being wrong.
+ */
+export function classifyError(err: unknown): IngestError {
+  if (err instanceof IngestError) return err;
+  const e = err as { name?: string; message?: string; meta?: { statusCode?: number }; statusCode?: number; body?: any };
+  const message = e?.message ?? String(err);
+  const name = e?.name ?? '';
+  if (['ConnectionError', 'TimeoutError', 'NoLivingConnectionsError', 'RequestAbortedError'].includes(name)) {
+    return new TransientIngestError(`${name}: ${message}`, {}, { cause: err });
+  }
+  if (name === 'ResponseError') {
+    const status = e.statusCode ?? e.meta?.statusCode;
+    const reason = e.body?.error?.reason ?? message;
+    if (isTransientStatus(status)) return new TransientIngestError(`OpenSearch ${status}: ${reason}`, { status }, { cause: err });
+    return new PermanentIngestError(`OpenSearch ${status}: ${reason}`, { status }, { cause: err });
+  }
+  if (name === 'IndexModelMismatchError' || name === 'ModelPackageError' || name === 'ConfigurationError') {
+    return new PermanentIngestError(message, {}, { cause: err });
+  }
+  return new TransientIngestError(message, {}, { cause: err });
+}

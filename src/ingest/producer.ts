@@ -1,0 +1,130 @@
+import type { Readable } from 'node:stream';
+import type { Queue } from 'bullmq';
+import {
+  INGEST_BATCH_JOB,
+  batchJobId,
+  newJobSetId,
+  type FailedDoc,
+  type IngestBatchJob,
+  type IngestBatchResult,
+  type JobSetStore,
+} from '../queue/index.js';
+import { resolveParseOptions, type DocumentParseOptions, type SourceDoc } from './document.js';
+import { readSource } from './source-reader.js';
+
+export interface ProduceOptions {
+  /** A JSON Lines path, `-` for stdin, or a readable stream. */
+  source: string | Readable;
+  /** Name used in `file:line` locations (default: the path, `stdin` for `-`). */
+  sourceName?: string;
+  index: string;
+  queue: Queue<IngestBatchJob, IngestBatchResult>;
+  store: JobSetStore;
+  /** Field names, format and size limit; see DocumentParseOptions. */
+  parse?: Partial<DocumentParseOptions>;
+  /** Documents per batch job (default 32). */
+  batchSize?: number;
+  /** Batch jobs per `addBulk` round trip (default 16). */
+  jobsPerAdd?: number;
+  /**
+   * Pause reading while more than this many jobs of the queue wait for a worker (default 1000),
+   * so a huge file is not copied into Redis much faster than workers drain it. 0: no limit.
+   */
+  maxWaitingJobs?: number;
+  /** The model the producer expects workers to use (recorded in each job). */
+  model?: { name: string; version: string };
+  /** Use this job set id instead of a fresh one. */
+  setId?: string;
+  /** Called after each `addBulk` with the running totals. */
+  onProgress?: (p: ProduceProgress) => void;
+}
+
+export interface ProduceProgress {
+  setId: string;
+  read: number;
+  queued: number;
+  rejected: number;
+  jobs: number;
+}
+
+export type ProduceResult = ProduceProgress;
+
+/**
+ * Reads a source, validates each line, and queues the valid documents in batch jobs of one job
+ * set; invalid lines go to the job set's failed record with their location and are never queued.
+ * Streaming end to end: at most `jobsPerAdd` batches are held in memory, each `addBulk` is awaited
+ * before reading on (Redis paces the reader), and a deep queue pauses reading (`maxWaitingJobs`).
+ */
+export async function produceJobSet(opts: ProduceOptions): Promise<ProduceResult> {
+  const batchSize = opts.batchSize ?? 32;
+  const jobsPerAdd = opts.jobsPerAdd ?? 16;
+  const maxWaiting = opts.maxWaitingJobs ?? 1000;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(jobsPerAdd) || jobsPerAdd < 1) throw new Error(`jobsPerAdd must be a positive integer, got ${jobsPerAdd}`);
+  const parse = resolveParseOptions(opts.parse);
+  const setId = opts.setId ?? newJobSetId();
+  const sourceName = opts.sourceName ?? (typeof opts.source === 'string' ? (opts.source === '-' ? 'stdin' : opts.source) : 'stream');
+  const { store, queue } = opts;
+
+  await store.create({ id: setId, source: sourceName, index: opts.index, queue: queue.name });
+
+  const totals: ProduceProgress = { setId, read: 0, queued: 0, rejected: 0, jobs: 0 };
+  let pendingJobs: { name: string; data: IngestBatchJob; opts: { jobId: string } }[] = [];
+  let pendingRejected: FailedDoc[] = [];
+  let pendingRead = 0;
+  let pendingQueued = 0;
+  let batch: SourceDoc[] = [];
+
+  const closeBatch = () => {
+    if (batch.length === 0) return;
+    const n = totals.jobs + pendingJobs.length;
+    const data: IngestBatchJob = { setId, index: opts.index, batch: n, docs: batch };
+    if (opts.model) data.model = opts.model;
+    pendingJobs.push({ name: INGEST_BATCH_JOB, data, opts: { jobId: batchJobId(setId, n) } });
+    pendingQueued += batch.length;
+    batch = [];
+  };
+
+  const flush = async () => {
+    if (maxWaiting > 0 && pendingJobs.length > 0) await waitForRoom(queue, maxWaiting);
+    // Counters first would let a fast worker finish "all jobs" before they are counted: add the
+    // jobs, then count them; the job set is not done before producer_done anyway.
+    if (pendingJobs.length > 0) await queue.addBulk(pendingJobs);
+    await store.addProduced(setId, { read: pendingRead, queued: pendingQueued, jobs: pendingJobs.length, rejected: pendingRejected });
+    totals.read += pendingRead;
+    totals.queued += pendingQueued;
+    totals.jobs += pendingJobs.length;
+    totals.rejected += pendingRejected.length;
+    pendingJobs = [];
+    pendingRejected = [];
+    pendingRead = 0;
+    pendingQueued = 0;
+    opts.onProgress?.({ ...totals });
+  };
+
+  for await (const item of readSource(opts.source, parse, sourceName)) {
+    pendingRead++;
+    if (item.ok) {
+      batch.push(item.doc);
+      if (batch.length >= batchSize) closeBatch();
+    } else {
+      const f: FailedDoc = { source: item.location, code: item.code, reason: item.reason, at: new Date().toISOString() };
+      if (item.id !== undefined) f.id = item.id;
+      pendingRejected.push(f);
+    }
+    if (pendingJobs.length >= jobsPerAdd || pendingRejected.length >= 1000) await flush();
+  }
+  closeBatch();
+  await flush();
+  await store.markProducerDone(setId);
+  return totals;
+}
+
+/** Waits (polling once a second) until fewer than `max` jobs of the queue are waiting. */
+export async function waitForRoom(queue: Queue<IngestBatchJob, IngestBatchResult>, max: number): Promise<void> {
+  for (;;) {
+    const waiting = await queue.getWaitingCount();
+    if (waiting < max) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}

@@ -1,0 +1,131 @@
+import cliProgress from 'cli-progress';
+import type { Queue } from 'bullmq';
+import type { IngestBatchJob, IngestBatchResult, JobSetInfo, JobSetStore } from '../queue/index.js';
+import { reconcileJobSet } from './reconcile.js';
+
+export interface WaitOptions {
+  store: JobSetStore;
+  /** With a queue, failed jobs of the set are reconciled now and then (see reconcileJobSet). */
+  queue?: Queue<IngestBatchJob, IngestBatchResult>;
+  setId: string;
+  /** Poll interval, ms (default 500). */
+  intervalMs?: number;
+  onUpdate?: (info: JobSetInfo) => void;
+  /** Stop waiting (resolves with the last state). */
+  signal?: AbortSignal;
+}
+
+/** Polls a job set until every document read is indexed, skipped or failed. */
+export async function waitForJobSet(opts: WaitOptions): Promise<JobSetInfo> {
+  const interval = opts.intervalMs ?? 500;
+  for (let tick = 0; ; tick++) {
+    if (opts.queue && tick % 20 === 19) await reconcileJobSet(opts.queue, opts.store, opts.setId);
+    const info = await opts.store.get(opts.setId);
+    if (!info) throw new Error(`job set ${opts.setId} not found (expired, or another Redis?)`);
+    opts.onUpdate?.(info);
+    if (info.done || opts.signal?.aborted) return info;
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+export interface IngestSummary {
+  setId: string;
+  index: string;
+  read: number;
+  queued: number;
+  indexed: number;
+  skipped: number;
+  failed: number;
+  failedAtEntry: number;
+  elapsedS: number;
+  docsPerS: number;
+}
+
+export function summarize(info: JobSetInfo, elapsedMs: number): IngestSummary {
+  const processed = info.indexed + info.skipped + info.failed;
+  return {
+    setId: info.id,
+    index: info.index,
+    read: info.read,
+    queued: info.queued,
+    indexed: info.indexed,
+    skipped: info.skipped,
+    failed: info.failed,
+    failedAtEntry: info.failedAtEntry,
+    elapsedS: round(elapsedMs / 1000, 2),
+    docsPerS: round(processed / Math.max(elapsedMs / 1000, 1e-3), 1),
+  };
+}
+
+export function formatSummary(s: IngestSummary): string {
+  return [
+    `job set ${s.setId} → index ${s.index}`,
+    `  read ${s.read}, indexed ${s.indexed}, skipped (unchanged) ${s.skipped}, failed ${s.failed}` +
+      (s.failedAtEntry ? ` (${s.failedAtEntry} rejected at entry)` : ''),
+    `  ${s.elapsedS} s, ${s.docsPerS} docs/s`,
+    ...(s.failed > 0 ? [`  see the failed documents with: saesplade failed ${s.setId}`] : []),
+  ].join('\n');
+}
+
+export interface ProgressReporter {
+  update(info: JobSetInfo): void;
+  stop(): void;
+}
+
+/**
+ * Progress on stderr: a cli-progress bar (docs/s, ETA) on a TTY, otherwise one plain line every
+ * `plainEveryMs` (default 10 s) so logs of non-interactive runs stay readable.
+ */
+export function progressReporter(opts: { tty?: boolean; stream?: NodeJS.WriteStream; plainEveryMs?: number } = {}): ProgressReporter {
+  const stream = opts.stream ?? process.stderr;
+  const tty = opts.tty ?? Boolean(stream.isTTY);
+  const start = Date.now();
+  // No rate in the first second: a handful of rejected lines counted at once would read as thousands/s.
+  const rate = (n: number) => (Date.now() - start < 1000 ? 0 : round(n / ((Date.now() - start) / 1000), 1));
+  if (tty) {
+    const bar = new cliProgress.SingleBar(
+      {
+        stream,
+        format: 'ingest |{bar}| {value}/{total} docs | {rate} docs/s | ETA {eta_formatted} | skipped {skipped}, failed {failed}',
+        etaBuffer: 50,
+        hideCursor: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    let started = false;
+    return {
+      update(info) {
+        const done = info.indexed + info.skipped + info.failed;
+        const payload = { rate: rate(done), skipped: info.skipped, failed: info.failed };
+        if (!started) {
+          bar.start(Math.max(info.read, 1), done, payload);
+          started = true;
+        }
+        bar.setTotal(Math.max(info.read, 1));
+        bar.update(done, payload);
+      },
+      stop: () => bar.stop(),
+    };
+  }
+  const every = opts.plainEveryMs ?? 10_000;
+  let last = 0;
+  return {
+    update(info) {
+      const now = Date.now();
+      if (now - last < every && !info.done) return;
+      last = now;
+      const done = info.indexed + info.skipped + info.failed;
+      const r = rate(done);
+      const eta = info.producerDone && r > 0 ? ` ETA ${Math.ceil((info.read - done) / r)} s,` : '';
+      stream.write(
+        `ingest ${info.id}: ${done}/${info.read}${info.producerDone ? '' : '+'} docs (indexed ${info.indexed}, skipped ${info.skipped}, failed ${info.failed}), ${r} docs/s,${eta} ${Math.round((now - start) / 1000)} s\n`,
+      );
+    },
+    stop() {},
+  };
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

@@ -1,0 +1,104 @@
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { readManifest } from '../encoder/index.js';
+import type { ModelIdentity } from '../encoder/types.js';
+import { log as defaultLog } from '../log.js';
+import { checkOpenSearch, createOpenSearchClient } from '../opensearch/client.js';
+import { ensureConceptIndex } from '../opensearch/indexes.js';
+import { checkRedis, createRedis } from '../redis.js';
+import { JobSetStore, createIngestQueue, type JobSetInfo } from '../queue/index.js';
+import type { DocumentParseOptions } from './document.js';
+import { produceJobSet, type ProduceResult } from './producer.js';
+import { progressReporter, summarize, waitForJobSet, type IngestSummary } from './progress.js';
+import { startIngestWorker, type IngestWorkerHandle, type IngestWorkerOptions } from './worker.js';
+
+export interface IngestOptions {
+  config: Config;
+  /** A JSON Lines path, `-` for stdin, or a stream. */
+  source: string | Readable;
+  parse?: Partial<DocumentParseOptions>;
+  /** Documents per batch job (default 32). */
+  batchSize?: number;
+  /** Wait until every document is indexed, skipped or failed (default false). */
+  wait?: boolean;
+  /** Run a worker in this process for the duration of the ingest (implies `wait`). */
+  withWorker?: boolean | Omit<IngestWorkerOptions, 'config'>;
+  /** Show progress while waiting (default: on stderr, a bar on a TTY). */
+  progress?: boolean;
+  /** Refresh the index once everything is done, so the documents are searchable (default true when waiting). */
+  refresh?: boolean;
+  log?: Logger;
+}
+
+export interface IngestRunResult {
+  setId: string;
+  produced: ProduceResult;
+  /** Present when waited for. */
+  final?: JobSetInfo;
+  summary?: IngestSummary;
+}
+
+/** The model identity recorded in the index, read from the package manifest (no ONNX session needed). */
+export function modelIdentity(modelDir: string): ModelIdentity {
+  const m = readManifest(modelDir);
+  return { name: m.name, version: m.version, dictionarySize: m.dictionary_size };
+}
+
+/**
+ * `saesplade ingest`: checks the services, creates the concept index (or refuses one built with
+ * another model), queues the source as a job set, and optionally waits for it with a progress bar
+ * and an in-process worker. Returns the job set id (and the final counters when waited for).
+ */
+export async function ingest(opts: IngestOptions): Promise<IngestRunResult> {
+  const { config } = opts;
+  const log = opts.log ?? defaultLog;
+  const wait = Boolean(opts.wait || opts.withWorker);
+  const model = modelIdentity(config.modelDir);
+  // Check first, with fail-fast connections and clear messages, before the retrying ones exist.
+  await checkRedis(config);
+  const client = createOpenSearchClient(config);
+  try {
+    await checkOpenSearch(client, config.opensearchUrl);
+    await ensureConceptIndex(client, config.index, model);
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+  let worker: IngestWorkerHandle | undefined;
+  const redis = createRedis(config);
+  const queue = createIngestQueue(config.queue, redis);
+  const store = new JobSetStore(redis);
+  try {
+
+    if (opts.withWorker) {
+      const wopts = typeof opts.withWorker === 'object' ? opts.withWorker : {};
+      worker = await startIngestWorker({ ...wopts, config, client, log });
+    }
+    const started = Date.now();
+    const produced = await produceJobSet({
+      source: opts.source,
+      index: config.index,
+      queue,
+      store,
+      model,
+      ...(opts.parse ? { parse: opts.parse } : {}),
+      ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+    });
+    if (!wait) return { setId: produced.setId, produced };
+
+    const reporter = opts.progress === false ? undefined : progressReporter();
+    let final: JobSetInfo;
+    try {
+      final = await waitForJobSet({ store, queue, setId: produced.setId, onUpdate: (i) => reporter?.update(i) });
+    } finally {
+      reporter?.stop();
+    }
+    if (opts.refresh ?? true) await client.indices.refresh({ index: config.index });
+    return { setId: produced.setId, produced, final, summary: summarize(final, Date.now() - started) };
+  } finally {
+    await worker?.close();
+    await queue.close();
+    await Promise.allSettled([redis.quit(), client.close()]);
+  }
+}

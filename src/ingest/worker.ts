@@ -1,0 +1,170 @@
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ingestBatchProcessor } from '../../jobs/ingest-batch.js';
+import type { Config } from '../config.js';
+import { createEncoder } from '../encoder/index.js';
+import type { Encoder } from '../encoder/types.js';
+import { log as defaultLog } from '../log.js';
+import { createOpenSearchClient, type Client } from '../opensearch/client.js';
+import { ensureConceptIndex } from '../opensearch/indexes.js';
+import { createRedis } from '../redis.js';
+import { reindexForwarder } from '../reindex/forward.js';
+import { JobSetStore, type IngestBatchJob, type IngestBatchResult, type JobSetStoreOptions } from '../queue/index.js';
+import type { BatchContext, BulkIndexOptions } from './batch-processor.js';
+import { settleFailedJob } from './reconcile.js';
+import { serialEncoder } from './serial-encoder.js';
+
+export interface IngestWorkerOptions {
+  config: Config;
+  /**
+   * Batch jobs one worker process runs at once (default 2). The encoder takes them one at a time;
+   * the second job's encoding overlaps the first one's mget/bulk I/O.
+   */
+  concurrency?: number;
+  /** Encoder options when the worker creates its encoder (ignored with `encoder`). */
+  encoderOptions?: { batchSize?: number; threads?: number; workers?: number };
+  /** Use this encoder (tests, bench) instead of creating one; the worker does not close it. */
+  encoder?: Encoder;
+  /** Use this OpenSearch client; the worker does not close it. */
+  client?: Client;
+  /**
+   * BullMQ job lock, ms (default 120 000). A batch of 32 documents encodes in seconds on a CPU, but
+   * the lock is renewed every lockDuration/2 only while the event loop runs: generous on purpose,
+   * since a lock lost to a slow event loop makes another worker redo the batch.
+   */
+  lockDuration?: number;
+  /** How often the worker looks for stalled jobs of dead workers, ms (default 30 000). */
+  stalledInterval?: number;
+  /** Times a job may stall before it is failed (default 2). */
+  maxStalledCount?: number;
+  /** Options of the bulk requests. */
+  bulk?: BulkIndexOptions;
+  store?: JobSetStoreOptions;
+  log?: Logger;
+}
+
+export interface IngestWorkerStats {
+  jobs: number;
+  failedJobs: number;
+  indexed: number;
+  skipped: number;
+  failed: number;
+  /** Summed over jobs: time from asking the encoder to getting vectors (includes waiting for a turn). */
+  encodeMs: number;
+  /** Summed over jobs: mget + bulk time. */
+  indexMs: number;
+  /** Time the encoder actually ran (one call at a time), ms. */
+  encoderBusyMs: number;
+}
+
+export interface IngestWorkerHandle {
+  worker: Worker<IngestBatchJob, IngestBatchResult>;
+  encoder: Encoder;
+  stats(): IngestWorkerStats;
+  /** Waits for the jobs in hand, then releases the queue, encoder and connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a BullMQ worker for ingest batch jobs: the encoder, the OpenSearch client and the Redis
+ * connections are created once here and shared by every job (see jobs/ingest-batch.ts). The
+ * concept index is created (or its model checked) on first use of each index name.
+ */
+export async function startIngestWorker(opts: IngestWorkerOptions): Promise<IngestWorkerHandle> {
+  const { config } = opts;
+  const log = opts.log ?? defaultLog;
+  const concurrency = opts.concurrency ?? 2;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${concurrency}`);
+
+  const ownEncoder = opts.encoder === undefined;
+  const baseEncoder =
+    opts.encoder ??
+    (await createEncoder({
+      modelDir: config.modelDir,
+      device: config.device,
+      workers: opts.encoderOptions?.workers ?? 1,
+      ...(opts.encoderOptions?.threads !== undefined ? { threads: opts.encoderOptions.threads } : {}),
+      ...(opts.encoderOptions?.batchSize !== undefined ? { batchSize: opts.encoderOptions.batchSize } : {}),
+      log,
+    }));
+  const ownClient = opts.client === undefined;
+  const client = opts.client ?? createOpenSearchClient(config);
+  const redis: Redis = createRedis(config);
+  const store = new JobSetStore(redis, opts.store);
+
+  // Writes to an alias or index under reindex are forwarded to the new index (docs/REINDEX.md).
+  const forwarder = reindexForwarder(redis, store);
+  const ensured = new Map<string, Promise<void>>();
+  const encoder = serialEncoder(baseEncoder);
+  const ctx: BatchContext = {
+    client,
+    encoder,
+    store,
+    ensureIndex: (index) => {
+      let p = ensured.get(index);
+      if (!p) {
+        p = ensureConceptIndex(client, index, baseEncoder.model).then(() => undefined);
+        // A failure (cluster down) is not cached: the next job tries again.
+        p.catch(() => ensured.delete(index));
+        ensured.set(index, p);
+      }
+      return p;
+    },
+    afterBatch: forwarder.afterBatch,
+    log,
+    ...(opts.bulk ? { bulk: opts.bulk } : {}),
+  };
+
+  const stats: Omit<IngestWorkerStats, 'encoderBusyMs'> = { jobs: 0, failedJobs: 0, indexed: 0, skipped: 0, failed: 0, encodeMs: 0, indexMs: 0 };
+  // BullMQ does not close a connection it was given: close() quits it after the worker.
+  const workerConnection = createRedis(config);
+  const worker = new Worker<IngestBatchJob, IngestBatchResult>(config.queue, ingestBatchProcessor(ctx), {
+    connection: workerConnection,
+    concurrency,
+    lockDuration: opts.lockDuration ?? 120_000,
+    stalledInterval: opts.stalledInterval ?? 30_000,
+    maxStalledCount: opts.maxStalledCount ?? 2,
+  });
+  worker.on('completed', (_job: Job, r: IngestBatchResult) => {
+    stats.jobs++;
+    stats.indexed += r.indexed;
+    stats.skipped += r.skipped;
+    stats.failed += r.failed;
+    stats.encodeMs += r.encodeMs;
+    stats.indexMs += r.indexMs;
+  });
+  worker.on('failed', (job: Job<IngestBatchJob> | undefined, err: Error) => {
+    if (!job) return;
+    const final = job.finishedOn !== undefined;
+    log[final ? 'error' : 'warn']({ job: job.id, attempt: job.attemptsMade, err: err.message }, final ? 'batch job failed' : 'batch job will be retried');
+    if (final) {
+      stats.failedJobs++;
+      // Normally the processor already counted the batch; this covers failures outside it.
+      settleFailedJob(store, job, err.message).catch((e) => log.error({ err: (e as Error).message }, 'cannot settle failed job'));
+    }
+  });
+  worker.on('error', (err: Error) => log.error({ err: err.message }, 'worker error'));
+  worker.on('stalled', (jobId: string) => log.warn({ job: jobId }, 'stalled job moved back to wait'));
+  await worker.waitUntilReady();
+
+  let closing: Promise<void> | undefined;
+  return {
+    worker,
+    encoder: baseEncoder,
+    stats: () => ({ ...stats, encoderBusyMs: encoder.busyMs() }),
+    close() {
+      closing ??= (async () => {
+        await worker.close();
+        await forwarder.close();
+        await Promise.allSettled([
+          ownEncoder ? baseEncoder.close() : Promise.resolve(),
+          ownClient ? client.close() : Promise.resolve(),
+          redis.quit(),
+          workerConnection.quit(),
+        ]);
+      })();
+      return closing;
+    },
+  };
+}

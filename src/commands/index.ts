@@ -1,4 +1,13 @@
 import type { Command } from 'commander';
+import * as doctor from './doctor.js';
+import * as ingest from './ingest.js';
+import * as worker from './worker.js';
+import * as status from './status.js';
+import * as failed from './failed.js';
+import * as benchIngest from './bench-ingest.js';
+import * as search from './search.js';
+import * as encode from './encode.js';
+import * as benchEncoder from './bench-encoder.js';
 
 /**
  * One module per command under src/commands/, each exporting `register(program)`. Keep this file a
@@ -6,4 +15,13 @@ import type { Command } from 'commander';
  */
 export function registerCommands(program: Command): void {
   void program;
+  doctor.register(program);
+  ingest.register(program);
+  worker.register(program);
+  status.register(program);
+  failed.register(program);
+  benchIngest.register(program);
+  search.register(program);
+  encode.register(program);
+  benchEncoder.register(program);
 }

@@ -8,6 +8,8 @@ import * as benchIngest from './bench-ingest.js';
 import * as search from './search.js';
 import * as encode from './encode.js';
 import * as benchEncoder from './bench-encoder.js';
+import * as reindex from './reindex.js';
+import * as rollback from './rollback.js';
 
 /**
  * One module per command under src/commands/, each exporting `register(program)`. Keep this file a
@@ -24,4 +26,6 @@ export function registerCommands(program: Command): void {
   search.register(program);
   encode.register(program);
   benchEncoder.register(program);
+  reindex.register(program);
+  rollback.register(program);
 }

@@ -43,8 +43,20 @@ export function modelMeta(model: ModelIdentity): IndexModelMeta {
   };
 }
 
+/**
+ * Overrides of the index body. `properties` and `analysis` add field mappings and analysis
+ * components (reindex carries a source index's own fields over); the concept index's own fields
+ * and its `default` analyzer win over them.
+ */
+export interface ConceptIndexOverrides {
+  replicas?: number;
+  shards?: number;
+  properties?: Record<string, unknown>;
+  analysis?: Record<string, Record<string, unknown>>;
+}
+
 /** The index body from mappings/concepts-index.json with the model recorded in `_meta`. */
-export function conceptIndexBody(model: ModelIdentity, overrides: { replicas?: number; shards?: number } = {}): Record<string, any> {
+export function conceptIndexBody(model: ModelIdentity, overrides: ConceptIndexOverrides = {}): Record<string, any> {
   const body = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'mappings', 'concepts-index.json'), 'utf8'));
   body.settings ??= {};
   body.settings.index ??= {};
@@ -52,6 +64,13 @@ export function conceptIndexBody(model: ModelIdentity, overrides: { replicas?: n
   if (overrides.shards !== undefined) body.settings.index.number_of_shards = overrides.shards;
   body.mappings ??= {};
   body.mappings._meta = { ...(body.mappings._meta ?? {}), ...modelMeta(model) };
+  if (overrides.properties) body.mappings.properties = { ...overrides.properties, ...(body.mappings.properties ?? {}) };
+  if (overrides.analysis) {
+    const own = (body.settings.analysis ?? {}) as Record<string, Record<string, unknown>>;
+    const merged: Record<string, Record<string, unknown>> = { ...overrides.analysis };
+    for (const [kind, defs] of Object.entries(own)) merged[kind] = { ...(merged[kind] ?? {}), ...defs };
+    body.settings.analysis = merged;
+  }
   return body;
 }
 
@@ -89,7 +108,7 @@ export async function ensureConceptIndex(
   client: Client,
   index: string,
   model: ModelIdentity,
-  overrides: { replicas?: number; shards?: number } = {},
+  overrides: ConceptIndexOverrides = {},
 ): Promise<{ created: boolean }> {
   const exists = (await client.indices.exists({ index })).body as boolean;
   if (exists) {

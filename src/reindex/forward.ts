@@ -1,0 +1,46 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createIngestQueue, INGEST_BATCH_JOB, type IngestBatchJob, type IngestBatchResult, type JobSetStore } from '../queue/index.js';
+import { ReindexStateStore } from './state.js';
+
+/**
+ * Writes during a reindex (docs/REINDEX.md): while a reindex of alias A (or of a source index S)
+ * is registered in Redis, every ingest batch that lands in A or S is forwarded, after it landed, as
+ * a job on the reindex queue targeting the new index, where workers running the new model encode
+ * it. Forwarded jobs are upserts (content-hash checked); the reindex's own copy jobs are
+ * create-only, so a copy read from the older point in time never overwrites a forwarded write.
+ *
+ * Idempotent: the forwarded job's id derives from the ingest job's id, and it is counted in the
+ * reindex job set once (HSETNX on `<set>:forwarded`), so an ingest job retried after forwarding
+ * forwards nothing twice.
+ */
+export function reindexForwarder(redis: Redis, store: JobSetStore): {
+  afterBatch: (job: IngestBatchJob, jobId: string) => Promise<void>;
+  close: () => Promise<void>;
+} {
+  const state = new ReindexStateStore(redis);
+  const queues = new Map<string, Queue<IngestBatchJob, IngestBatchResult>>();
+  return {
+    async afterBatch(job, jobId) {
+      if (job.createOnly) return; // a reindex copy job: nothing to forward
+      const a = await state.active(job.index);
+      if (!a || a.target === job.index) return;
+      let queue = queues.get(a.queue);
+      if (!queue) {
+        queue = createIngestQueue(a.queue, redis);
+        queues.set(a.queue, queue);
+      }
+      const fwdId = `${a.setId}-fwd-${jobId}`;
+      // Count first, then add: a forwarded job can never complete before it is counted.
+      if ((await redis.hsetnx(`${store.keys(a.setId).set}:forwarded`, fwdId, 1)) === 1) {
+        await redis.expire(`${store.keys(a.setId).set}:forwarded`, store.ttlSeconds);
+        await store.addProduced(a.setId, { read: job.docs.length, queued: job.docs.length, jobs: 1, rejected: [] });
+      }
+      const data: IngestBatchJob = { setId: a.setId, index: a.target, batch: job.batch, model: a.model, docs: job.docs };
+      await queue.add(INGEST_BATCH_JOB, data, { jobId: fwdId });
+    },
+    async close() {
+      await Promise.allSettled([...queues.values()].map((q) => q.close()));
+    },
+  };
+}

@@ -1,0 +1,480 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { createEncoder } from '../encoder/index.js';
+import type { Encoder, ModelIdentity } from '../encoder/types.js';
+import { contentHash } from '../ingest/content-hash.js';
+import { encoderInput } from '../ingest/document.js';
+import { waitForRoom } from '../ingest/producer.js';
+import { progressReporter, waitForJobSet } from '../ingest/progress.js';
+import { modelIdentity } from '../ingest/run-ingest.js';
+import { startIngestWorker, type IngestWorkerHandle, type IngestWorkerOptions } from '../ingest/worker.js';
+import { log as defaultLog } from '../log.js';
+import { checkOpenSearch, createOpenSearchClient, type Client } from '../opensearch/client.js';
+import { getEngine } from '../opensearch/engine.js';
+import { ensureConceptIndex, modelMeta } from '../opensearch/indexes.js';
+import { createIngestQueue, INGEST_BATCH_JOB, JobSetStore, type FailedDoc, type IngestBatchJob, type JobSetInfo } from '../queue/index.js';
+import { checkRedis, createRedis } from '../redis.js';
+import {
+  carriedMappings,
+  compareStored,
+  pageBatchNumber,
+  pageJobId,
+  pageSearchBody,
+  planSlices,
+  reindexQueueName,
+  reindexSetId,
+  sourceHitToDoc,
+  targetIndexName,
+} from './plan.js';
+import { ReindexStateStore, type ReindexRecord, type SliceCursor } from './state.js';
+
+export class ReindexError extends Error {
+  override name = 'ReindexError';
+}
+
+export interface ReindexOptions {
+  /** Services; `config.modelDir` is the model of the new index. */
+  config: Config;
+  /** Index or alias to read (never modified). */
+  source: string;
+  /** Alias to move to the new index (default: `source`, when it is an alias). */
+  alias?: string;
+  /** Source fields encoded, in order (default `title,text`; first of several = title). */
+  textFields?: string[];
+  /** Slices of the point in time read in parallel (default 2). */
+  slices?: number;
+  /** Documents per page = per job (default 32). */
+  pageSize?: number;
+  /** Queue of the reindex jobs (default `saesplade-reindex-<new index>`); its workers must run the new model. */
+  queue?: string;
+  /** Delete the indices the alias pointed to after the switch (default: keep them for rollback). */
+  deleteOld?: boolean;
+  /** Wait for the jobs, verify, switch the alias (default false: queue the pages and return). */
+  wait?: boolean;
+  /** Run a worker in this process (implies wait). */
+  withWorker?: boolean | Omit<IngestWorkerOptions, 'config'>;
+  /** Delete the new index and the run's state first, and start over. */
+  restart?: boolean;
+  /** Documents re-encoded and compared before the switch (default 20). */
+  sampleSize?: number;
+  /** Smallest cosine between a stored and a re-encoded vector that passes (default 0.99). */
+  minCosine?: number;
+  /** Point-in-time keep-alive between pages (default 5m). */
+  keepAlive?: string;
+  /** Forwarding of writes goes on this long after the switch, for batches in flight (default 600 s). */
+  forwardGraceS?: number;
+  /** Show progress on stderr while waiting (default true). */
+  progress?: boolean;
+  /** Stop reading (the run returns `interrupted`; run again to continue). */
+  signal?: AbortSignal;
+  /** Called after each page is queued and committed. */
+  onPage?: (p: { slice: number; page: number; docs: number; pagesThisRun: number }) => void;
+  log?: Logger;
+}
+
+export interface ReindexVerification {
+  sourceCount: number;
+  targetCount: number;
+  sampled: number;
+  minCosine: number;
+  maxRelDiff: number;
+  hashMismatches: string[];
+  problems: string[];
+  ok: boolean;
+}
+
+export interface ReindexResult {
+  alias: string;
+  sources: string[];
+  target: string;
+  queue: string;
+  setId: string;
+  model: { name: string; version: string };
+  /** `queued`: pages queued, not waited for; `interrupted`: stopped by the signal; `switched`: done now; `already-switched`: nothing to do. */
+  status: 'queued' | 'interrupted' | 'switched' | 'already-switched';
+  created: boolean;
+  resumed: boolean;
+  pagesThisRun: number;
+  slices: number;
+  pageSize: number;
+  final?: JobSetInfo;
+  /** Wall time from the start of this run to all jobs done, and the documents per second over it. */
+  elapsedS?: number;
+  docsPerS?: number;
+  verification?: ReindexVerification;
+  previous?: string[];
+  deleted?: string[];
+}
+
+/** The concrete indices behind an index name or alias; whether it is an alias. */
+export async function resolveIndices(client: Client, name: string): Promise<{ indices: string[]; isAlias: boolean }> {
+  const isAlias = (await client.indices.existsAlias({ name })).body as boolean;
+  const exists = (await client.indices.exists({ index: name })).body as boolean;
+  if (!exists) throw new ReindexError(`source "${name}" is neither an index nor an alias on the cluster`);
+  const res = await client.indices.get({ index: name });
+  return { indices: Object.keys(res.body as object).sort(), isAlias };
+}
+
+/** The indices an alias points to ([] when it does not exist). */
+export async function aliasIndices(client: Client, alias: string): Promise<string[]> {
+  const isAlias = (await client.indices.existsAlias({ name: alias })).body as boolean;
+  if (!isAlias) return [];
+  const res = await client.indices.getAlias({ name: alias });
+  return Object.keys(res.body as object).sort();
+}
+
+async function countDocs(client: Client, index: string): Promise<number> {
+  return ((await client.count({ index })).body as { count: number }).count;
+}
+
+async function readMeta(client: Client, index: string): Promise<Record<string, any>> {
+  const res = await client.indices.getMapping({ index });
+  const entry = (res.body as Record<string, { mappings?: { _meta?: Record<string, any> } }>)[index];
+  return entry?.mappings?._meta ?? {};
+}
+
+/**
+ * `saesplade reindex`: re-encodes the documents of `source` with the configured model into a new
+ * index named for the model version, resumably, then (when waiting) verifies it and moves the alias
+ * to it in one `_aliases` call. See docs/REINDEX.md.
+ */
+export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
+  const { config } = opts;
+  const log = opts.log ?? defaultLog;
+  const wait = Boolean(opts.wait || opts.withWorker);
+  const model = modelIdentity(config.modelDir);
+  await checkRedis(config);
+  const client = createOpenSearchClient(config);
+  const redis = createRedis(config);
+  const store = new JobSetStore(redis);
+  const state = new ReindexStateStore(redis);
+  let worker: IngestWorkerHandle | undefined;
+  let queue: ReturnType<typeof createIngestQueue> | undefined;
+  try {
+    await checkOpenSearch(client, config.opensearchUrl);
+    const engine = await getEngine(client);
+
+    // 1. What to read, what to build, which alias to move.
+    const src = await resolveIndices(client, opts.source);
+    const alias = opts.alias ?? (src.isAlias ? opts.source : undefined);
+    if (!alias) {
+      throw new ReindexError(`--source "${opts.source}" is an index, not an alias: name the alias to create or move with --alias`);
+    }
+    if (!(await client.indices.existsAlias({ name: alias })).body && (await client.indices.exists({ index: alias })).body) {
+      throw new ReindexError(`--alias "${alias}" is the name of an index; an alias cannot share it`);
+    }
+    const target = targetIndexName(alias, model);
+    const current = await aliasIndices(client, alias);
+    const setId = reindexSetId(target);
+    const base = { alias, target, setId, model: { name: model.name, version: model.version } };
+
+    if (current.length === 1 && current[0] === target) {
+      const rec = await state.get(target);
+      return {
+        ...base,
+        sources: rec?.sources ?? [],
+        queue: rec?.queue ?? '',
+        status: 'already-switched',
+        created: false,
+        resumed: true,
+        pagesThisRun: 0,
+        slices: rec?.slices ?? 0,
+        pageSize: rec?.pageSize ?? 0,
+        previous: rec?.previous ?? [],
+      };
+    }
+    if (src.indices.includes(target)) throw new ReindexError(`the source already is ${target} (built with ${model.name}@${model.version})`);
+
+    if (opts.restart) {
+      await client.indices.delete({ index: target, ignore_unavailable: true } as any);
+      await Promise.all([state.delete(target), store.delete(setId)]);
+      log.info({ target }, 'reindex: restarting from scratch');
+    }
+
+    // 2. The run's plan: the stored one when resuming, else a new one.
+    let rec = await state.get(target);
+    const resumed = rec !== undefined;
+    if (rec && rec.status === 'switched') {
+      throw new ReindexError(
+        `${target} was switched to and then rolled back (the alias now points to ${current.join(', ') || 'nothing'}); ` +
+          `its copy is stale: run again with --restart to rebuild it`,
+      );
+    }
+    if (!rec) {
+      const count = await countDocs(client, src.indices.join(','));
+      rec = await state.create({
+        target,
+        alias,
+        sources: src.indices,
+        modelName: model.name,
+        modelVersion: model.version,
+        queue: opts.queue ?? reindexQueueName(target),
+        setId,
+        slices: planSlices(opts.slices, count),
+        pageSize: Math.max(1, Math.floor(opts.pageSize ?? 32)),
+        textFields: opts.textFields?.length ? opts.textFields : ['title', 'text'],
+      });
+    } else {
+      log.info({ target, slices: rec.slices, pageSize: rec.pageSize, pagesDone: rec.cursors.map((c) => c.page) }, 'reindex: resuming');
+    }
+    const run = rec;
+
+    // 3. The new index: the concept mapping plus the source's own fields.
+    const got = (await client.indices.get({ index: run.sources.join(',') })).body as Record<string, any>;
+    const carried = carriedMappings(run.sources.map((i) => got[i] ?? {}));
+    const { created } = await ensureConceptIndex(client, target, model, carried);
+
+    // 4. From now on writes to the alias or the sources are forwarded to the new index.
+    const forwarded = [...new Set([alias, ...run.sources])];
+    await state.activate(forwarded, { alias, target, queue: run.queue, setId, model: base.model });
+    if (!(await store.get(setId))) await store.create({ id: setId, source: `reindex:${run.sources.join(',')}`, index: target, queue: run.queue });
+
+    queue = createIngestQueue(run.queue, redis);
+    if (opts.withWorker) {
+      const w = typeof opts.withWorker === 'object' ? opts.withWorker : {};
+      worker = await startIngestWorker({ ...w, config: { ...config, queue: run.queue }, client, log });
+    }
+    const started = Date.now();
+
+    // 5. Copy: every unfinished slice pages through one point in time, one job per page.
+    let pagesThisRun = 0;
+    const interrupted = () => opts.signal?.aborted === true;
+    if (run.cursors.some((c) => !c.done)) {
+      const keepAlive = opts.keepAlive ?? '5m';
+      const pitId = await engine.openPointInTime(run.sources.join(','), keepAlive);
+      const q = queue;
+      try {
+        const copySlice = async (slice: number) => {
+          let cur: SliceCursor = run.cursors[slice]!;
+          while (!cur.done && !interrupted()) {
+            await waitForRoom(q, 1000);
+            const res = await client.search({
+              body: pageSearchBody({
+                pit: engine.pitBody(pitId, keepAlive).pit,
+                sort: engine.pitSort(),
+                size: run.pageSize,
+                slice,
+                slices: run.slices,
+                after: cur.after,
+              }) as any,
+            });
+            const hits = ((res.body as any).hits?.hits ?? []) as { _id: string; _index?: string; _source?: Record<string, unknown>; sort?: unknown[] }[];
+            const docs: IngestBatchJob['docs'] = [];
+            const rejected: FailedDoc[] = [];
+            for (const h of hits) {
+              const p = sourceHitToDoc(engine.withoutType(h), run.textFields);
+              if (p.ok) docs.push(p.doc);
+              else rejected.push({ source: `${h._index}/${h._id}`, id: h._id, code: p.code, reason: p.reason, at: new Date().toISOString() });
+            }
+            if (docs.length > 0) {
+              const data: IngestBatchJob = { setId, index: target, batch: pageBatchNumber(slice, cur.page), model: base.model, docs, createOnly: true };
+              await q.add(INGEST_BATCH_JOB, data, { jobId: pageJobId(setId, slice, cur.page) });
+            }
+            const next: SliceCursor = {
+              after: hits.length > 0 ? (hits[hits.length - 1]!.sort ?? null) : cur.after,
+              page: cur.page + 1,
+              done: hits.length < run.pageSize,
+            };
+            await state.commitPage(store, run, slice, next, { docs: docs.length, rejected });
+            run.cursors[slice] = cur = next;
+            pagesThisRun++;
+            opts.onPage?.({ slice, page: next.page - 1, docs: docs.length, pagesThisRun });
+          }
+        };
+        await Promise.all(run.cursors.map((_, i) => copySlice(i)));
+      } finally {
+        await engine.closePointInTime(pitId).catch(() => undefined);
+      }
+    }
+    const common = { ...base, sources: run.sources, queue: run.queue, created, resumed, pagesThisRun, slices: run.slices, pageSize: run.pageSize };
+    if (interrupted()) return { ...common, status: 'interrupted' };
+    await store.markProducerDone(setId);
+    if (run.status === 'copying') await state.setStatus(target, 'copied');
+    if (!wait) return { ...common, status: 'queued' };
+
+    // 6. Wait for the jobs (and forwarded writes).
+    const reporter = opts.progress === false ? undefined : progressReporter();
+    let final: JobSetInfo;
+    try {
+      final = await waitForJobSet({ store, queue, setId, onUpdate: (i) => reporter?.update(i), ...(opts.signal ? { signal: opts.signal } : {}) });
+    } finally {
+      reporter?.stop();
+    }
+    if (!final.done) return { ...common, status: 'interrupted', final };
+    const elapsedS = (Date.now() - started) / 1000;
+    const docsPerS = Math.round(((final.indexed + final.skipped + final.failed) / Math.max(elapsedS, 1e-3)) * 10) / 10;
+
+    // 7. Verify, then switch atomically.
+    const encoder = worker?.encoder ?? (await createEncoder({ modelDir: config.modelDir, device: config.device, workers: 0 }));
+    let verification: ReindexVerification;
+    try {
+      verification = await verifyReindex(client, { sources: run.sources, target, textFields: run.textFields, model, encoder, sampleSize: opts.sampleSize ?? 20, minCosine: opts.minCosine ?? 0.99 });
+    } finally {
+      if (!worker) await encoder.close();
+    }
+    if (!verification.ok) {
+      await state.setStatus(target, 'verify_failed');
+      throw new ReindexError(
+        `verification of ${target} failed, the alias "${alias}" was not moved: ${verification.problems.join('; ')}` +
+          (final.failed > 0 ? `; see the ${final.failed} failed documents with: saesplade failed ${setId}` : '') +
+          `. Writes are still forwarded; fix the cause and run the same command again.`,
+      );
+    }
+    const previous = await switchAlias(client, alias, target, { sources: run.sources, model, setId });
+    await state.setStatus(target, 'switched', { switched_at: new Date().toISOString(), previous: JSON.stringify(previous) });
+    await state.deactivate(forwarded, opts.forwardGraceS ?? 600);
+    const deleted: string[] = [];
+    if (opts.deleteOld) {
+      for (const idx of previous.filter((i) => i !== target)) {
+        await client.indices.delete({ index: idx });
+        deleted.push(idx);
+      }
+    }
+    log.info({ alias, from: previous, to: target }, 'reindex: alias switched');
+    return { ...common, status: 'switched', final, elapsedS, docsPerS, verification, previous, deleted };
+  } finally {
+    await worker?.close();
+    await queue?.close();
+    await Promise.allSettled([redis.quit(), client.close()]);
+  }
+}
+
+/**
+ * Counts equal (after a refresh of both sides), and a random sample of the new index re-encoded
+ * from the source: the same content hash, and each stored vector within `minCosine` of the fresh
+ * one (rank_features keeps ~9 significant bits; the int8 default model also depends on batch
+ * composition, so exact equality is not asked).
+ */
+export async function verifyReindex(
+  client: Client,
+  p: { sources: string[]; target: string; textFields: string[]; model: ModelIdentity; encoder: Encoder; sampleSize: number; minCosine: number },
+): Promise<ReindexVerification> {
+  const src = p.sources.join(',');
+  await client.indices.refresh({ index: `${src},${p.target}` });
+  const [sourceCount, targetCount] = await Promise.all([countDocs(client, src), countDocs(client, p.target)]);
+  const problems: string[] = [];
+  if (sourceCount !== targetCount) problems.push(`document counts differ: source ${sourceCount}, new index ${targetCount}`);
+
+  const sample = await client.search({
+    index: p.target,
+    body: { size: p.sampleSize, query: { function_score: { query: { match_all: {} }, random_score: {} } }, _source: ['concepts', 'content_hash'] } as any,
+  });
+  const hits = (sample.body as any).hits.hits as { _id: string; _source: { concepts?: Record<string, number>; content_hash?: string } }[];
+  const ids = hits.map((h) => h._id);
+  const fromSource = ids.length
+    ? (((await client.search({ index: src, body: { size: ids.length, query: { ids: { values: ids } } } as any })).body as any).hits.hits as {
+        _id: string;
+        _index: string;
+        _source: Record<string, unknown>;
+      }[])
+    : [];
+  const byId = new Map(fromSource.map((h) => [h._id, h]));
+  const pairs: { id: string; stored: (typeof hits)[number]['_source']; doc: Parameters<typeof encoderInput>[0] & { title?: string; text: string } }[] = [];
+  for (const h of hits) {
+    const s = byId.get(h._id);
+    if (!s) {
+      problems.push(`${h._id} is in the new index but not in the source`);
+      continue;
+    }
+    const parsed = sourceHitToDoc(s, p.textFields);
+    if (!parsed.ok) {
+      problems.push(`${h._id}: source document is no longer valid (${parsed.reason})`);
+      continue;
+    }
+    pairs.push({ id: h._id, stored: h._source, doc: parsed.doc });
+  }
+  const vectors = pairs.length ? await p.encoder.encode(pairs.map((x) => encoderInput(x.doc)), 'document') : [];
+  let minCos = 1;
+  let maxRel = 0;
+  const hashMismatches: string[] = [];
+  pairs.forEach((x, i) => {
+    if (x.stored.content_hash !== contentHash(p.model, x.doc)) hashMismatches.push(x.id);
+    const c = compareStored(x.stored.concepts ?? {}, vectors[i]!);
+    minCos = Math.min(minCos, c.cosine);
+    maxRel = Math.max(maxRel, c.maxRelDiff);
+    if (c.cosine < p.minCosine) problems.push(`${x.id}: stored vector differs from a fresh encoding (cosine ${c.cosine.toFixed(4)} < ${p.minCosine})`);
+  });
+  if (hashMismatches.length) problems.push(`content hash differs for ${hashMismatches.slice(0, 5).join(', ')} (source changed since it was copied?)`);
+  return {
+    sourceCount,
+    targetCount,
+    sampled: pairs.length,
+    minCosine: Math.round(minCos * 1e6) / 1e6,
+    maxRelDiff: Math.round(maxRel * 1e6) / 1e6,
+    hashMismatches,
+    problems,
+    ok: problems.length === 0,
+  };
+}
+
+/**
+ * Records the indices the alias points to now in the new index's `_meta.reindex.previous` (for
+ * rollback), then moves the alias with one `_aliases` call (remove from each, add to the new one):
+ * searches through the alias see the old index or the new one, never none. Returns the previous.
+ */
+export async function switchAlias(
+  client: Client,
+  alias: string,
+  target: string,
+  info: { sources: string[]; model: ModelIdentity; setId: string },
+): Promise<string[]> {
+  const previous = (await aliasIndices(client, alias)).filter((i) => i !== target);
+  const meta = await readMeta(client, target);
+  await client.indices.putMapping({
+    index: target,
+    body: {
+      _meta: {
+        ...meta,
+        ...modelMeta(info.model),
+        reindex: { alias, sources: info.sources, previous, job_set: info.setId, switched_at: new Date().toISOString() },
+      },
+    } as any,
+  });
+  await client.indices.updateAliases({
+    body: { actions: [...previous.map((index) => ({ remove: { index, alias } })), { add: { index: target, alias } }] } as any,
+  });
+  return previous;
+}
+
+export interface RollbackResult {
+  alias: string;
+  from: string;
+  to: string[];
+}
+
+/**
+ * `saesplade rollback --alias A`: moves A back (one `_aliases` call) to the indices recorded in the
+ * `_meta.reindex.previous` of the index it points to now. The index rolled back from is kept.
+ */
+export async function rollback(opts: { config: Config; alias: string; log?: Logger }): Promise<RollbackResult> {
+  const client = createOpenSearchClient(opts.config);
+  try {
+    await checkOpenSearch(client, opts.config.opensearchUrl);
+    const current = await aliasIndices(client, opts.alias);
+    if (current.length !== 1) {
+      throw new ReindexError(`alias "${opts.alias}" points to ${current.length ? current.join(', ') : 'no index'}; rollback needs exactly one`);
+    }
+    const from = current[0]!;
+    const meta = await readMeta(client, from);
+    const previous: string[] = Array.isArray(meta.reindex?.previous) ? meta.reindex.previous : [];
+    if (previous.length === 0) {
+      throw new ReindexError(`${from} records no previous index for "${opts.alias}" (_meta.reindex.previous): nothing to roll back to`);
+    }
+    for (const p of previous) {
+      if (!(await client.indices.exists({ index: p })).body) {
+        throw new ReindexError(`the previous index ${p} no longer exists (deleted with --delete-old?): cannot roll back`);
+      }
+    }
+    await client.indices.updateAliases({
+      body: { actions: [{ remove: { index: from, alias: opts.alias } }, ...previous.map((index) => ({ add: { index, alias: opts.alias } }))] } as any,
+    });
+    await client.indices.putMapping({
+      index: from,
+      body: { _meta: { ...meta, reindex: { ...meta.reindex, rolled_back_at: new Date().toISOString() } } } as any,
+    });
+    (opts.log ?? defaultLog).info({ alias: opts.alias, from, to: previous }, 'rollback: alias moved back');
+    return { alias: opts.alias, from, to: previous };
+  } finally {
+    await client.close();
+  }
+}

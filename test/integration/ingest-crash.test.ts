@@ -28,9 +28,12 @@ const lines = scifactLines(N, 100);
 const f = tempFile('crash.jsonl', lines);
 const setIds: string[] = [];
 let survivor: IngestWorkerHandle | undefined;
+let victim: ReturnType<typeof spawnWorker> | undefined;
 const TIMINGS = { lockDuration: 3000, stalledInterval: 1500 };
 
 afterAll(async () => {
+  // A failed assertion before the kill must not leave the child worker running (it would recreate the index).
+  if (victim && victim.child.exitCode === null && victim.child.signalCode === null) victim.child.kill('SIGKILL');
   await survivor?.close();
   await queue.close();
   await cleanup(config, client, setIds);
@@ -41,7 +44,7 @@ afterAll(async () => {
 
 it('a worker killed with SIGKILL mid-run leaves no document missing once another worker finishes', async () => {
   await ensureConceptIndex(client, config.index, modelIdentity(config.modelDir));
-  const victim = spawnWorker(config, ['--concurrency', '2', '--lock-duration', String(TIMINGS.lockDuration), '--stalled-interval', String(TIMINGS.stalledInterval)]);
+  victim = spawnWorker(config, ['--concurrency', '2', '--lock-duration', String(TIMINGS.lockDuration), '--stalled-interval', String(TIMINGS.stalledInterval)]);
   await victim.ready;
 
   const produced = await produceJobSet({ source: f.file, index: config.index, queue, store, batchSize: 2 });

@@ -1,0 +1,71 @@
+"""Retrieval evaluation with exact scoring: nDCG@10, MRR@10, Recall@100, non-zeros, FLOPS."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from .common import DICT_SIZE
+
+
+def metrics(scores: np.ndarray, qids: list[str], dids: list[str], qrels: dict[str, dict[str, int]]) -> dict:
+    """scores [nq, nd] dense."""
+    nd10, mrr, r100 = [], [], []
+    S = torch.from_numpy(np.asarray(scores, dtype=np.float32))
+    k = min(100, S.shape[1])
+    top = S.topk(k, dim=1).indices.numpy()
+    for i, q in enumerate(qids):
+        rel = {d: s for d, s in qrels.get(q, {}).items() if s > 0}
+        ranked = [dids[j] for j in top[i]]
+        dcg = sum((2 ** rel[d] - 1) / math.log2(r + 2) for r, d in enumerate(ranked[:10]) if d in rel)
+        ideal = sorted(rel.values(), reverse=True)[:10]
+        idcg = sum((2 ** g - 1) / math.log2(r + 2) for r, g in enumerate(ideal))
+        nd10.append(dcg / idcg if idcg > 0 else 0.0)
+        rr = 0.0
+        for r, d in enumerate(ranked[:10]):
+            if d in rel:
+                rr = 1.0 / (r + 1)
+                break
+        mrr.append(rr)
+        r100.append(len(set(ranked[:100]) & set(rel)) / len(rel) if rel else 0.0)
+    return {"ndcg10": float(np.mean(nd10)), "mrr10": float(np.mean(mrr)), "recall100": float(np.mean(r100)),
+            "n_queries": len(qids)}
+
+
+def to_csr(vecs: list[tuple[np.ndarray, np.ndarray]], n: int = DICT_SIZE) -> sp.csr_matrix:
+    indptr = np.zeros(len(vecs) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(i) for i, _ in vecs])
+    ind = np.concatenate([i for i, _ in vecs]) if vecs else np.zeros(0, np.int64)
+    val = np.concatenate([v for _, v in vecs]) if vecs else np.zeros(0, np.float32)
+    return sp.csr_matrix((val.astype(np.float32), ind, indptr), shape=(len(vecs), n))
+
+
+def sparse_stats(Q: sp.csr_matrix, D: sp.csr_matrix) -> dict:
+    pq = np.asarray((Q > 0).mean(0)).ravel()
+    pd = np.asarray((D > 0).mean(0)).ravel()
+    return {"nnz_q": float(Q.getnnz(1).mean()), "nnz_d": float(D.getnnz(1).mean()),
+            "flops": float((pq * pd).sum())}
+
+
+def sparse_scores(Q: sp.csr_matrix, D: sp.csr_matrix) -> np.ndarray:
+    return (Q @ D.T).toarray()
+
+
+def bm25_scores(doc_texts: list[str], q_texts: list[str], k1: float = 0.9, b: float = 0.4) -> np.ndarray:
+    """BM25 (k1 0.9, b 0.4) with lowercase, English stopwords and Snowball stemming (bm25s + PyStemmer)."""
+    import bm25s
+    import Stemmer
+    stemmer = Stemmer.Stemmer("english")
+    ctok = bm25s.tokenize(doc_texts, stopwords="en", stemmer=stemmer, show_progress=False)
+    retr = bm25s.BM25(k1=k1, b=b, method="lucene")
+    retr.index(ctok, show_progress=False)
+    out = np.zeros((len(q_texts), len(doc_texts)), dtype=np.float32)
+    vocab = ctok.vocab
+    for i, q in enumerate(q_texts):
+        qt = bm25s.tokenize([q], stopwords="en", stemmer=stemmer, show_progress=False, return_ids=False)[0]
+        qids = [vocab[t] for t in qt if t in vocab]
+        if qids:
+            out[i] = retr.get_scores(qids) if hasattr(retr, "get_scores") else 0
+    return out

@@ -1,0 +1,186 @@
+"""Stage 2: unsupervised ranking fine-tuning of the SAE encoder (+ scalar) on cached backbone states.
+
+Pseudo-queries come from training-collection documents only (title, a random sentence, or a random
+word span); the positive is the source document, hard negatives are the dense teacher's neighbours.
+Loss: KL(teacher || student) over each query's in-batch candidate list + 0.05 * MSE on the query's own
+candidates + FLOPS regulariser (query / document) with a quadratic warm-up.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import re
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .backbone import Cache
+from .common import poolable_table
+from .data import load_corpus_fields
+
+_SENT = re.compile(r"(?<=[.!?;])\s+")
+
+
+def _span(words, rng, lo=4, hi=12):
+    if len(words) <= lo:
+        return " ".join(words)
+    n = int(rng.integers(lo, min(hi, len(words)) + 1))
+    a = int(rng.integers(0, len(words) - n + 1))
+    return " ".join(words[a:a + n])
+
+
+def pseudo_queries(name: str, per_doc: float, rng) -> list[tuple[int, str]]:
+    out = []
+    for i, (title, text) in enumerate(load_corpus_fields(name)):
+        n = int(per_doc) + (1 if rng.random() < per_doc - int(per_doc) else 0)
+        sents = [s for s in _SENT.split(text) if len(s.split()) >= 4]
+        for _ in range(n):
+            r = rng.random()
+            if title and text and r < 0.35:
+                q = title
+            elif len(sents) > 1 and r < 0.7:
+                q = sents[int(rng.integers(len(sents)))]
+                q = " ".join(q.split()[:24])
+            else:
+                words = (title + " " + text).split()
+                q = _span(words, rng)
+            if len(q.split()) >= 2:
+                out.append((i, q))
+    return out
+
+
+def teacher_negatives(q_emb: np.ndarray, d_emb: np.ndarray, pos: np.ndarray, depth: int = 30) -> np.ndarray:
+    out = np.zeros((len(q_emb), depth), dtype=np.int64)
+    D = torch.from_numpy(d_emb)
+    for a in range(0, len(q_emb), 2048):
+        s = torch.from_numpy(q_emb[a:a + 2048]) @ D.T
+        s[torch.arange(s.shape[0]), torch.from_numpy(pos[a:a + 2048])] = -1e9
+        out[a:a + 2048] = s.topk(depth, dim=1).indices.numpy()
+    return out
+
+
+def gather_tokens(cache: Cache, rows, max_tokens: int, poolable):
+    xs, segs, keeps = [], [], []
+    for s, r in enumerate(rows):
+        a = cache.offsets[r]
+        b = min(cache.offsets[r + 1], a + max_tokens)
+        xs.append(cache.states[a:b])
+        segs.append(np.full(b - a, s, dtype=np.int64))
+        keeps.append(poolable[cache.ids[a:b]])
+    return (torch.from_numpy(np.concatenate(xs).astype(np.float32)), torch.from_numpy(np.concatenate(segs)),
+            torch.from_numpy(np.concatenate(keeps)))
+
+
+class Stage2Data:
+    def __init__(self, names, doc_caches: dict[str, Cache], q_caches: dict[str, Cache],
+                 q_pos: dict[str, np.ndarray], negs: dict[str, np.ndarray], train_idx: dict[str, np.ndarray]):
+        self.names = list(names)
+        self.doc, self.q, self.pos, self.negs, self.train_idx = doc_caches, q_caches, q_pos, negs, train_idx
+        sizes = np.array([len(train_idx[n]) for n in self.names], dtype=np.float64)
+        self.p = sizes / sizes.sum()
+
+
+@torch.no_grad()
+def dev_eval(sae, dev, poolable, doc_max_tokens=128):
+    """dev = list of (name, doc_rows, q_rows, q_target_positions). MRR@10 of the source document among
+    a pooled subset of training-collection documents, and mean non-zeros."""
+    rr, nq, nd, tq = [], [], [], []
+    for name, doc_cache, q_cache, drows, qrows, target in dev:
+        D = []
+        for a in range(0, len(drows), 256):
+            x, seg, keep = gather_tokens(doc_cache, drows[a:a + 256], doc_max_tokens, poolable)
+            D.append(sae.pool(x, seg, len(drows[a:a + 256]), keep))
+        x, seg, keep = gather_tokens(q_cache, qrows, 10_000, poolable)
+        Q = sae.pool(x, seg, len(qrows), keep)
+        Dd = torch.cat(D)
+        S = Q @ Dd.T
+        top = S.topk(10, dim=1).indices
+        for i in range(len(qrows)):
+            hit = (top[i] == target[i]).nonzero()
+            rr.append(1.0 / (hit[0, 0].item() + 1) if len(hit) else 0.0)
+        T = torch.from_numpy(q_cache.emb[qrows]) @ torch.from_numpy(doc_cache.emb[drows]).T
+        ttop = T.topk(10, dim=1).indices
+        for i in range(len(qrows)):
+            hit = (ttop[i] == target[i]).nonzero()
+            tq.append(1.0 / (hit[0, 0].item() + 1) if len(hit) else 0.0)
+        nq.append((Q > 0).sum(1).float())
+        nd.append((Dd > 0).sum(1).float())
+    return dict(mrr10=round(float(np.mean(rr)), 4), teacher_mrr10=round(float(np.mean(tq)), 4),
+                nnz_q=round(float(torch.cat(nq).mean()), 1), nnz_d=round(float(torch.cat(nd).mean()), 1))
+
+
+def train_stage2(sae, data: Stage2Data, dev, steps: int, batch_q: int = 16, n_neg: int = 3, lr: float = 2e-4,
+                 tau: float = 0.05, w_kl: float = 1.0, w_mse: float = 0.05, lam_q: float = 0.06,
+                 lam_d: float = 0.04, warmup_frac: float = 0.3, doc_max_tokens: int = 128, eval_every: int = 50,
+                 seed: int = 0, log_every: int = 20, time_budget_s: float | None = None):
+    rng = np.random.default_rng(seed)
+    poolable = poolable_table()
+    params = [sae.W_enc, sae.b_enc, sae.b_dec]
+    opt = torch.optim.Adam([{"params": params, "lr": lr}, {"params": [sae.log_scale], "lr": 1e-2}])
+    warm_lr = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm_lr) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))))
+    w_steps = max(1, int(warmup_frac * steps))
+    log, evals = [], []
+    best = None
+    t0 = time.time()
+    ev = dev_eval(sae, dev, poolable, doc_max_tokens)
+    ev.update(step=0, time_s=0.0)
+    evals.append(ev)
+    print(f"  stage2 dev {ev}", flush=True)
+    best = (ev["mrr10"], 0, copy.deepcopy(sae.state_dict()))
+    step = 0
+    for step in range(1, steps + 1):
+        name = data.names[int(rng.choice(len(data.names), p=data.p))]
+        dc, qc = data.doc[name], data.q[name]
+        qrows = rng.choice(data.train_idx[name], batch_q, replace=False)
+        cand = []
+        for r in qrows:
+            negs = rng.choice(data.negs[name][r], n_neg, replace=False)
+            cand.append(np.concatenate([[data.pos[name][r]], negs]))
+        cand = np.stack(cand)                                  # [B, 1+n_neg]
+        drows, inv = np.unique(cand.ravel(), return_inverse=True)
+        inv = torch.from_numpy(inv.reshape(cand.shape))
+        xd, segd, keepd = gather_tokens(dc, drows, doc_max_tokens, poolable)
+        xq, segq, keepq = gather_tokens(qc, qrows, 10_000, poolable)
+        D = sae.pool(xd, segd, len(drows), keepd)
+        Q = sae.pool(xq, segq, len(qrows), keepq)
+        S = Q @ D.T                                            # [B, nd]
+        with torch.no_grad():
+            T = torch.from_numpy(qc.emb[qrows]) @ torch.from_numpy(dc.emb[drows]).T / tau
+        kl = F.kl_div(F.log_softmax(S, 1), F.log_softmax(T, 1), log_target=True, reduction="batchmean")
+        own_s = S.gather(1, inv)
+        own_t = T.gather(1, inv)
+        mse = F.mse_loss(own_s, own_t)
+        fq = (Q.mean(0) ** 2).sum()
+        fd = (D.mean(0) ** 2).sum()
+        ramp = min(1.0, step / w_steps) ** 2
+        loss = w_kl * kl + w_mse * mse + ramp * (lam_q * fq + lam_d * fd)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % log_every == 0 or step == 1:
+            rec = dict(step=step, loss=round(loss.item(), 4), kl=round(kl.item(), 4), mse=round(mse.item(), 3),
+                       flops_q=round(fq.item(), 3), flops_d=round(fd.item(), 3), scale=round(sae.log_scale.exp().item(), 3),
+                       nnz_q=round((Q > 0).sum(1).float().mean().item(), 1),
+                       nnz_d=round((D > 0).sum(1).float().mean().item(), 1),
+                       s_per_step=round((time.time() - t0) / step, 2))
+            log.append(rec)
+            print(f"  stage2 {rec}", flush=True)
+        out_of_time = time_budget_s is not None and time.time() - t0 > time_budget_s
+        if step % eval_every == 0 or step == steps or out_of_time:
+            ev = dev_eval(sae, dev, poolable, doc_max_tokens)
+            ev.update(step=step, time_s=round(time.time() - t0, 1))
+            evals.append(ev)
+            print(f"  stage2 dev {ev}", flush=True)
+            # keep the best dev checkpoint once the FLOPS warm-up is over (sparsity at full strength)
+            if step >= w_steps and (best[1] < w_steps or ev["mrr10"] >= best[0]):
+                best = (ev["mrr10"], step, copy.deepcopy(sae.state_dict()))
+        if out_of_time:
+            print(f"  stage2: time budget reached at step {step}", flush=True)
+            break
+    return dict(log=log, evals=evals, best_step=best[1], best_state=best[2], steps_done=step,
+                time_s=time.time() - t0)

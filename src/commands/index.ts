@@ -10,6 +10,7 @@ import * as encode from './encode.js';
 import * as benchEncoder from './bench-encoder.js';
 import * as reindex from './reindex.js';
 import * as rollback from './rollback.js';
+import * as evalCmd from './eval.js';
 
 /**
  * One module per command under src/commands/, each exporting `register(program)`. Keep this file a
@@ -28,4 +29,5 @@ export function registerCommands(program: Command): void {
   benchEncoder.register(program);
   reindex.register(program);
   rollback.register(program);
+  evalCmd.register(program);
 }

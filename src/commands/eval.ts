@@ -1,0 +1,75 @@
+import { writeFileSync } from 'node:fs';
+import { InvalidArgumentError, type Command } from 'commander';
+import { EVAL_MODES, renderEvalMarkdown, renderEvalTable, runEval } from '../eval/index.js';
+import type { SearchMode } from '../search/translator.js';
+import { configFrom, emit, withConfigOptions } from './common.js';
+import { intOption, listOption, numberOption, requestOptions, withQueryOptions } from './query-options.js';
+
+function modesOption(v: string): SearchMode[] {
+  const list = listOption(v);
+  for (const m of list) if (!(EVAL_MODES as readonly string[]).includes(m)) throw new InvalidArgumentError(`mode "${m}": expected ${EVAL_MODES.join(', ')}`);
+  return list as SearchMode[];
+}
+
+/** The command line as typed (for the report), without the node/script prefix. */
+function commandLine(): string {
+  return ['saesplade', ...process.argv.slice(2)].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/** `saesplade eval --dataset <BEIR dir>`: retrieval quality and cost through OpenSearch, per search mode. */
+export function register(program: Command): void {
+  withQueryOptions(
+    withConfigOptions(
+      program
+        .command('eval')
+        .description('ingest a BEIR collection (or reuse its index) and measure nDCG@10, MRR@10, Recall@100, sparsity, FLOPS, index size and latency for concepts, BM25, hybrid and RRF')
+        .requiredOption('--dataset <dir>', 'BEIR directory: corpus.jsonl, queries.jsonl, qrels/test.tsv')
+        .option('--limit-queries <n>', 'run only the first n judged queries', intOption('--limit-queries', 1))
+        .option('--reuse', 'use the existing index if it holds this corpus encoded by this model (model _meta, doc count, corpus checksum, sampled ids)')
+        .option('--recreate', 'delete the index first if it exists, and rebuild it')
+        .option('--modes <list>', `search modes to evaluate (${EVAL_MODES.join(', ')})`, modesOption, [...EVAL_MODES])
+        .option('--force-merge', 'force-merge the index to one segment before measuring its size')
+        .option('--reference <file>', 'REPORT.md with the Python toolkit\'s nDCG@10 (default: the model package\'s REPORT.md)')
+        .option('--tolerance <x>', 'allowed |nDCG@10 gap| to the Python figure', numberOption('--tolerance', 0, 1), 0.01)
+        .option('--warmup <n>', 'untimed queries per mode first', intOption('--warmup', 0), 5)
+        .option('--batch-size <n>', 'ingest: documents per batch job', intOption('--batch-size', 1), 32)
+        .option('--concurrency <n>', 'ingest: batch jobs the in-process worker runs at once', intOption('--concurrency', 1), 2)
+        .option('--run-dir <dir>', 'write a TREC run file per mode (<dataset>.<mode>.trec)')
+        .option('--report <file.md>', 'write a markdown report')
+        .option('--keep-jobs', 'keep the ingest job set and queue in Redis (default: removed unless documents failed)')
+        .option('--no-progress', 'no progress bars / lines on stderr')
+        .option('--json', 'print the result as JSON')
+        .addHelpText(
+          'after',
+          `
+The index defaults to eval-<dataset>-<model>-<version> (not SAESPLADE_INDEX); it is kept, so a later
+run can --reuse it. Hits per query: 100 (Recall@100). Latency is measured sequentially per query
+(query encoding included; the search part alone is reported too).`,
+        ),
+    ),
+  ).action(async (opts: Record<string, any>) => {
+    const config = configFrom(opts);
+    const result = await runEval({
+      config,
+      dataset: opts.dataset,
+      index: opts.index,
+      queue: opts.queue,
+      modes: opts.modes,
+      limitQueries: opts.limitQueries,
+      reuse: Boolean(opts.reuse),
+      recreate: Boolean(opts.recreate),
+      forceMerge: Boolean(opts.forceMerge),
+      request: requestOptions(opts),
+      warmup: opts.warmup,
+      referenceReport: opts.reference,
+      tolerance: opts.tolerance,
+      runDir: opts.runDir,
+      batchSize: opts.batchSize,
+      concurrency: opts.concurrency,
+      keepJobs: Boolean(opts.keepJobs),
+      progress: opts.progress !== false,
+    });
+    if (opts.report) writeFileSync(opts.report, renderEvalMarkdown(result, commandLine()));
+    emit(opts.json, result, () => renderEvalTable(result));
+  });
+}

@@ -22,7 +22,7 @@ scripts/services.sh start
 
 cli() { node dist/src/cli.js "$@"; }
 
-step "3/5 checking the services and the model"
+step "3/5 checking the services and the model package"
 cli doctor
 
 step "4/5 ingesting samples/scifact-mini/corpus.jsonl through the queue (an in-process worker encodes)"

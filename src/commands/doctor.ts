@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { createEncoder } from '../encoder/index.js';
 import { redactUrl } from '../errors.js';
 import { checkOpenSearch, createOpenSearchClient } from '../opensearch/client.js';
 import { checkRedis } from '../redis.js';
@@ -10,17 +11,21 @@ interface Check {
   detail: string;
 }
 
-/** `saesplade doctor`: can we reach OpenSearch and Redis? One line each; exit code 1 if not. */
+/**
+ * `saesplade doctor`: can we reach OpenSearch and Redis, and does the model package load and encode?
+ * One line each; exit code 1 if any fails.
+ */
 export function register(program: Command): void {
   withConfigOptions(
     program
       .command('doctor')
-      .description('check that OpenSearch and Redis are reachable with the current configuration')
+      .description('check that OpenSearch and Redis are reachable and the model package loads, with the current configuration')
       .option('--json', 'print the result as JSON'),
   ).action(async (opts: Record<string, unknown>) => {
     const config = configFrom(opts);
     const opensearch: Check = { ok: false, url: redactUrl(config.opensearchUrl), detail: '' };
     const redis: Check = { ok: false, url: redactUrl(config.redisUrl), detail: '' };
+    const model: Check = { ok: false, url: config.modelDir, detail: '' };
     await Promise.all([
       (async () => {
         const client = createOpenSearchClient(config);
@@ -41,12 +46,31 @@ export function register(program: Command): void {
           redis.detail = (err as Error).message;
         }
       })(),
+      (async () => {
+        try {
+          // Loading validates manifest, files and graph inputs/outputs; one encode proves the graph runs.
+          const encoder = await createEncoder({ modelDir: config.modelDir, device: config.device, threads: 1 });
+          try {
+            const [v] = await encoder.encode(['checking the concept encoder'], 'query');
+            const m = encoder.model;
+            Object.assign(model, {
+              ok: true,
+              detail: `${m.name}@${m.version}, ${m.dictionarySize} concepts, ${encoder.device}, test query: ${v?.indices.length ?? 0} concepts`,
+            });
+          } finally {
+            await encoder.close();
+          }
+        } catch (err) {
+          model.detail = (err as Error).message;
+        }
+      })(),
     ]);
-    const ok = opensearch.ok && redis.ok;
-    emit(opts.json as boolean | undefined, { ok, opensearch, redis }, () =>
+    const ok = opensearch.ok && redis.ok && model.ok;
+    emit(opts.json as boolean | undefined, { ok, opensearch, redis, model }, () =>
       [
         `opensearch  ${opensearch.ok ? 'ok  ' : 'FAIL'}  ${opensearch.url}  ${opensearch.detail}`,
         `redis       ${redis.ok ? 'ok  ' : 'FAIL'}  ${redis.url}  ${redis.detail}`,
+        `model       ${model.ok ? 'ok  ' : 'FAIL'}  ${model.url}  ${model.detail}`,
       ].join('\n'),
     );
     if (!ok) process.exitCode = 1;

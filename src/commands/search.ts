@@ -14,11 +14,15 @@ function oneLine(v: unknown, max: number): string {
   return s.length > max ? s.slice(0, max - 1) + '…' : s;
 }
 
-/** A concept label in a few words: "heart|cardiac|cardiovascular". */
+/**
+ * A concept label in a few words with its id: "heart|cardiac|cardiovascular#4711". The id stays
+ * because several concepts can share their top tokens, and it is what `encode` and the index show.
+ */
 export function shortLabel(label: string | undefined, id: number): string {
   if (!label) return `#${id}`;
   const words = label.split(/[\s|,]+/).filter(Boolean).slice(0, 3);
-  return oneLine(words.join('|'), 40) || `#${id}`;
+  const text = oneLine(words.join('|'), 40);
+  return text ? `${text}#${id}` : `#${id}`;
 }
 
 export function renderHits(result: SearchResult): string {

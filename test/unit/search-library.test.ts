@@ -144,7 +144,7 @@ describe('search (stub client)', () => {
 
 describe('command helpers', () => {
   it('short labels', () => {
-    expect(shortLabel('heart cardiac cardiovascular artery', 4)).toBe('heart|cardiac|cardiovascular');
+    expect(shortLabel('heart cardiac cardiovascular artery', 4)).toBe('heart|cardiac|cardiovascular#4');
     expect(shortLabel(undefined, 4)).toBe('#4');
   });
   it('bench variants and percentiles', () => {

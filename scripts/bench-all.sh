@@ -12,6 +12,8 @@
 #   DEADLINE=12:05 scripts/bench-all.sh          start no new collection after 12:05 (local clock); the
 #                                                ones left are marked "not run" with the reason
 #   RENDER_ONLY=1 scripts/bench-all.sh           only re-render docs/BENCHMARKS.md from $BENCH_WORK
+# The summary table also goes into README.md between <!-- bench-all:start --> and <!-- bench-all:end -->
+# (README=other.md for another file; a file without the markers is left alone).
 # Other knobs: DATA_DIR (/work/shared/datasets), BENCH_WORK (.run/bench), OUT (docs/BENCHMARKS.md),
 # INGEST_LIMIT (128 documents for bench ingest), QUERY_LIMIT (200 queries for bench query),
 # EVAL_ARGS (extra eval flags, e.g. "--hybrid-weights 1,0.1"). Needs the services running
@@ -68,5 +70,5 @@ if [[ -z "${RENDER_ONLY:-}" ]]; then
   done
 fi
 
-node scripts/bench-render.mjs "$BENCH_WORK" "$OUT" cisi cacm scifact npl
+README=${README:-README.md} node scripts/bench-render.mjs "$BENCH_WORK" "$OUT" cisi cacm scifact npl
 echo "bench-all: wrote $OUT" >&2

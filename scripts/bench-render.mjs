@@ -53,25 +53,32 @@ if (anyEv) {
   const models = [...new Set(results.filter((r) => r.ev).map((r) => `\`${r.ev.model.name}@${r.ev.model.version}\` (${r.ev.model.status})`))];
   const m = anyEv.machine;
   L.push(`- Model: ${models.join(', ')}.${models.some((x) => x.includes('preliminary')) ? ' **A preliminary package: its quality is not meaningful.**' : ''}`);
-  L.push(`- Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memGiB} GiB RAM, ${m.platform}, Node ${m.node}, ${anyEv.engine} (single dev node, 1 GiB heap), Redis local; ` + 'a **shared** development machine (other builds, tests and a model training run on the same 2 cores), so timings are noisy: compare the ratios measured in the same run, not absolute numbers across runs.');
+  L.push(`- Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memGiB} GiB RAM, ${m.platform}, Node ${m.node}, ${anyEv.engine} (single dev node, 1 GiB heap), Redis local; ` + 'a **shared** development machine (other engineers’ builds and tests on the same 2 cores), so timings are noisy: compare the ratios measured in the same run, not absolute numbers across runs.');
   L.push(`- Runs: ${results.filter((r) => r.ev).map((r) => `${r.c} ${r.ev.startedAt.replace(/\.\d+Z$/, 'Z')} (load average ${r.ev.machine.loadAvgStart[0]})`).join('; ')}.`);
   L.push('');
 }
 
 L.push('## Summary', '');
-L.push('| collection | docs | queries | concepts nDCG@10 | BM25 (same index) | hybrid | RRF | Python exact, same model (gap) | nnz/doc | nnz/query | FLOPS | bytes/doc | latency concepts ÷ BM25 (p50, c=1) | ingest end-to-end ÷ encoder |');
-L.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+L.push('| collection | docs | queries | concepts nDCG@10 | BM25 (same index) | hybrid | RRF | same model, Python exact (gap) | ref. BM25 / dense teacher (Python) | nnz/doc | nnz/query | FLOPS | bytes/doc | latency concepts ÷ BM25 (p50, c=1) | ingest end-to-end ÷ encoder | ingest docs/s (whole collection) |');
+L.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const { c, ev, q, ing, skipped } of results) {
   if (!ev) {
-    L.push(`| ${c} | | | ${skipped ?? 'not run'} | | | | | | | | | | |`);
+    L.push(`| ${c} | | | ${skipped ?? 'not run'} | | | | | ${f3(REFERENCE[0].ndcg[c])} / ${f3(REFERENCE[2].ndcg[c])} | | | | | | | |`);
     continue;
   }
   const cons = ev.consistency;
-  const consCell = cons ? `${f3(cons.reference.ndcg10)} (${cons.gap >= 0 ? '+' : ''}${cons.gap.toFixed(3)}${cons.comparable ? (cons.withinTolerance ? ', within ' + cons.tolerance : ', OUTSIDE ' + cons.tolerance) : ', not comparable'})` : 'no figure in REPORT.md';
+  const sgn = (x) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(3)}`;
+  const consCell = !cons
+    ? 'no figure in REPORT.md'
+    : cons.comparable
+      ? `${f3(cons.reference.ndcg10)} (${sgn(cons.gap)}, ${cons.withinTolerance ? 'within ' + cons.tolerance : 'OUTSIDE ' + cons.tolerance})`
+      : /shipped|onnx/i.test(cons.reference.system)
+        ? `${f3(cons.reference.ndcg10)} (${sgn(cons.gap)}; not comparable: ${cons.note})`
+        : `${f3(cons.reference.ndcg10)} fp32 torch, not the shipped graph (${sgn(cons.gap)})`;
   const lat = qratio(q, 1) ? `×${f2(qratio(q, 1).p50)}` : ev.latencyRatio ? `×${f2(ev.latencyRatio.search)} (eval)` : '–';
   L.push(
     `| ${c} | ${int(ev.dataset.docs)} | ${ev.dataset.queriesRun} | ${f3(mode(ev, 'concepts')?.ndcg10)} | ${f3(mode(ev, 'bm25')?.ndcg10)} | ${f3(mode(ev, 'hybrid')?.ndcg10)} | ${f3(mode(ev, 'rrf')?.ndcg10)} | ${consCell} | ` +
-      `${f1(ev.sparsity.docNnz)} | ${f1(ev.sparsity.queryNnzUsed)} | ${f2(ev.sparsity.flops)} | ${int(ev.index.bytesPerDoc)} | ${lat} | ${ing ? f2(ing.ratio) : '–'} |`,
+      `${f3(REFERENCE[0].ndcg[c])} / ${f3(REFERENCE[2].ndcg[c])} | ${f1(ev.sparsity.docNnz)} | ${f1(ev.sparsity.queryNnzUsed)} | ${f2(ev.sparsity.flops)} | ${int(ev.index.bytesPerDoc)} | ${lat} | ${ing ? f2(ing.ratio) : '–'} | ${ev.ingest ? f1(ev.ingest.docsPerS) : '–'} |`,
   );
 }
 L.push('');
@@ -115,4 +122,29 @@ for (const { c, ev, q, ing, skipped } of results) {
   if (ev.ingest) L.push(`- Eval ingest of the whole collection (queue + in-process worker${ev.ingest.previous ? `, ${ev.ingest.previous.at.replace(/\.\d+Z$/, 'Z')}` : ''}): ${int(ev.ingest.indexed)} documents in ${ev.ingest.seconds} s (${ev.ingest.docsPerS} docs/s), ${ev.ingest.failed} failed.`);
   L.push('');
 }
-writeFileSync(out, L.join('\n'));
+writeFileSync(out, L.join('\n') + '\n');
+
+// The README's Benchmarks section: the summary table between the markers, if the README has them.
+const readme = process.env.README;
+if (readme && existsSync(readme)) {
+  const text = readFileSync(readme, 'utf8');
+  const start = '<!-- bench-all:start -->';
+  const end = '<!-- bench-all:end -->';
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a >= 0 && b > a) {
+    const s0 = L.indexOf('## Summary');
+    const summary = L.slice(s0 + 2, L.indexOf('', s0 + 2));
+    const models = [...new Set(results.filter((r) => r.ev).map((r) => `\`${r.ev.model.name}@${r.ev.model.version}\` (${r.ev.model.status})`))];
+    const block = [
+      start,
+      `Model ${models.join(', ') || '–'}; nDCG@10 on the judged test queries through OpenSearch. Per-collection tables (MRR@10, Recall@100, ` +
+        'the Python reference systems, latency percentiles, QPS, ingest), the machine and the commands: ' +
+        `[${path.relative(path.dirname(readme), out)}](${path.relative(path.dirname(readme), out)}). Reproduce with \`scripts/bench-all.sh\`.`,
+      '',
+      ...summary,
+      end,
+    ].join('\n');
+    writeFileSync(readme, text.slice(0, a) + block + text.slice(b + end.length));
+  }
+}

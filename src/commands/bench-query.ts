@@ -9,6 +9,7 @@ import type { SparseVector } from '../sparse.js';
 import { benchGroup } from './bench.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 import { intOption, listOption, requestOptions, withQueryOptions } from './query-options.js';
+import { percentile } from '../eval/stats.js';
 
 /** One configuration to measure: a mode, optionally with its own top-k or two-phase split. */
 export interface QueryVariant {
@@ -31,12 +32,6 @@ export function parseVariant(spec: string): QueryVariant {
     else v.twoPhase = n;
   }
   return v;
-}
-
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
 }
 
 interface Row {

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { IndexModelMismatchError } from '../../src/opensearch/indexes.js';
 import { explainHit, search, SearchError } from '../../src/search/search.js';
 import { shortLabel } from '../../src/commands/search.js';
-import { parseVariant, percentile } from '../../src/commands/bench-query.js';
+import { parseVariant } from '../../src/commands/bench-query.js';
+import { percentile } from '../../src/eval/stats.js';
 import type { SparseVector } from '../../src/sparse.js';
 
 const MODEL = { name: 'm', version: '1', dictionarySize: 100 };

@@ -50,7 +50,8 @@ export function classifyError(err: unknown): IngestError {
     if (isTransientStatus(status)) return new TransientIngestError(`OpenSearch ${status}: ${reason}`, { status }, { cause: err });
     return new PermanentIngestError(`OpenSearch ${status}: ${reason}`, { status }, { cause: err });
   }
-  if (name === 'IndexModelMismatchError' || name === 'ModelPackageError' || name === 'ConfigurationError') {
+  if (name === 'IndexModelMismatchError') return new PermanentIngestError(message, { code: 'model_mismatch' }, { cause: err });
+  if (name === 'ModelPackageError' || name === 'ConfigurationError') {
     return new PermanentIngestError(message, {}, { cause: err });
   }
   return new TransientIngestError(message, {}, { cause: err });

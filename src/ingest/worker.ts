@@ -38,6 +38,12 @@ export interface IngestWorkerOptions {
   stalledInterval?: number;
   /** Times a job may stall before it is failed (default 2). */
   maxStalledCount?: number;
+  /**
+   * How long a successful index/model check is trusted, ms (default 30 000). Writes go to an index
+   * or an alias; after a reindex moves the alias to another model's index, a long-running worker
+   * with the old model must start refusing within this time instead of writing old vectors there.
+   */
+  modelCheckTtlMs?: number;
   /** Options of the bulk requests. */
   bulk?: BulkIndexOptions;
   store?: JobSetStoreOptions;
@@ -69,7 +75,8 @@ export interface IngestWorkerHandle {
 /**
  * Starts a BullMQ worker for ingest batch jobs: the encoder, the OpenSearch client and the Redis
  * connections are created once here and shared by every job (see jobs/ingest-batch.ts). The
- * concept index is created (or its model checked) on first use of each index name.
+ * concept index is created (or its model checked) on first use of each index name, and checked
+ * again once the previous check is older than `modelCheckTtlMs`.
  */
 export async function startIngestWorker(opts: IngestWorkerOptions): Promise<IngestWorkerHandle> {
   const { config } = opts;
@@ -95,21 +102,23 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
 
   // Writes to an alias or index under reindex are forwarded to the new index (docs/REINDEX.md).
   const forwarder = reindexForwarder(redis, store);
-  const ensured = new Map<string, Promise<void>>();
+  const modelCheckTtlMs = opts.modelCheckTtlMs ?? 30_000;
+  const ensured = new Map<string, { p: Promise<void>; at: number }>();
   const encoder = serialEncoder(baseEncoder);
   const ctx: BatchContext = {
     client,
     encoder,
     store,
     ensureIndex: (index) => {
-      let p = ensured.get(index);
-      if (!p) {
-        p = ensureConceptIndex(client, index, baseEncoder.model).then(() => undefined);
-        // A failure (cluster down) is not cached: the next job tries again.
-        p.catch(() => ensured.delete(index));
-        ensured.set(index, p);
-      }
-      return p;
+      const cached = ensured.get(index);
+      if (cached && Date.now() - cached.at <= modelCheckTtlMs) return cached.p;
+      const entry = { p: ensureConceptIndex(client, index, baseEncoder.model).then(() => undefined), at: Date.now() };
+      // A failure (cluster down, other model) is not cached: the next job checks again.
+      entry.p.catch(() => {
+        if (ensured.get(index) === entry) ensured.delete(index);
+      });
+      ensured.set(index, entry);
+      return entry.p;
     },
     afterBatch: forwarder.afterBatch,
     log,

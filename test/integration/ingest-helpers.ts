@@ -7,13 +7,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, PACKAGE_ROOT, type Config } from '../../src/config.js';
 import type { Client } from '../../src/opensearch/client.js';
 import { createIngestQueue, JobSetStore } from '../../src/queue/index.js';
 import { createRedis } from '../../src/redis.js';
 import type { SparseVector } from '../../src/sparse.js';
 
-export const SCIFACT = '/work/shared/datasets/scifact/corpus.jsonl';
+/** The development collections live beside the checkout (../shared), as on CI machines. */
+export const SCIFACT = path.resolve(PACKAGE_ROOT, '..', 'shared', 'datasets', 'scifact', 'corpus.jsonl');
 
 export function uniqueConfig(name: string): Config {
   const id = `${name}-${process.pid}-${Date.now().toString(36)}`;

@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { Queue } from 'bullmq';
-import type { IngestBatchJob, IngestBatchResult, JobSetInfo, JobSetStore } from '../queue/index.js';
+import type { IngestBatchJob, IngestBatchResult, JobSetCounters, JobSetInfo, JobSetStore } from '../queue/index.js';
 import { reconcileJobSet } from './reconcile.js';
 
 export interface WaitOptions {
@@ -28,15 +28,9 @@ export async function waitForJobSet(opts: WaitOptions): Promise<JobSetInfo> {
   }
 }
 
-export interface IngestSummary {
+export interface IngestSummary extends Pick<JobSetCounters, 'read' | 'queued' | 'indexed' | 'skipped' | 'failed' | 'failedAtEntry'> {
   setId: string;
   index: string;
-  read: number;
-  queued: number;
-  indexed: number;
-  skipped: number;
-  failed: number;
-  failedAtEntry: number;
   elapsedS: number;
   docsPerS: number;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 /**
  * Per-run bookkeeping of an ingestion ("job set") in Redis, beside BullMQ's own keys:
@@ -22,6 +22,14 @@ export interface FailedDoc {
   reason: string;
   /** ISO timestamp. */
   at: string;
+}
+
+/** What a producer did since its last report: lines read, documents and jobs queued, rejected lines. */
+export interface ProducedDelta {
+  read: number;
+  queued: number;
+  jobs: number;
+  rejected: FailedDoc[];
 }
 
 export interface JobSetCounters {
@@ -130,20 +138,24 @@ export class JobSetStore {
   }
 
   /** Adds what the producer did since its last call: lines read, documents/jobs queued, rejected lines. */
-  async addProduced(id: string, delta: { read: number; queued: number; jobs: number; rejected: FailedDoc[] }): Promise<void> {
+  async addProduced(id: string, delta: ProducedDelta): Promise<void> {
+    await this.queueProduced(this.redis.multi(), id, delta).exec();
+  }
+
+  /**
+   * Appends the commands of `addProduced` to a caller's transaction, so that the counts land
+   * atomically with the caller's own state (reindex moves a slice cursor in the same MULTI).
+   */
+  queueProduced(m: ChainableCommander, id: string, delta: ProducedDelta): ChainableCommander {
     const k = this.keys(id);
-    const m = this.redis
-      .multi()
-      .hincrby(k.set, 'read', delta.read)
-      .hincrby(k.set, 'queued', delta.queued)
-      .hincrby(k.set, 'jobs', delta.jobs);
+    m.hincrby(k.set, 'read', delta.read).hincrby(k.set, 'queued', delta.queued).hincrby(k.set, 'jobs', delta.jobs);
     if (delta.rejected.length > 0) {
       m.hincrby(k.set, 'failed', delta.rejected.length)
         .hincrby(k.set, 'failed_entry', delta.rejected.length)
         .rpush(k.failed, ...delta.rejected.map((f) => JSON.stringify(f)))
         .expire(k.failed, this.ttlSeconds);
     }
-    await m.expire(k.set, this.ttlSeconds).exec();
+    return m.expire(k.set, this.ttlSeconds);
   }
 
   async markProducerDone(id: string): Promise<void> {

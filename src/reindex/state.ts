@@ -138,20 +138,15 @@ export class ReindexStateStore {
     cursor: SliceCursor,
     counts: { docs: number; rejected: FailedDoc[] },
   ): Promise<void> {
-    const k = store.keys(rec.setId);
-    const m = this.redis
-      .multi()
-      .hset(stateKey(rec.target), `slice:${slice}`, JSON.stringify(cursor))
-      .hincrby(k.set, 'read', counts.docs + counts.rejected.length)
-      .hincrby(k.set, 'queued', counts.docs)
-      .hincrby(k.set, 'jobs', counts.docs > 0 ? 1 : 0);
-    if (counts.rejected.length > 0) {
-      m.hincrby(k.set, 'failed', counts.rejected.length)
-        .hincrby(k.set, 'failed_entry', counts.rejected.length)
-        .rpush(k.failed, ...counts.rejected.map((f) => JSON.stringify(f)))
-        .expire(k.failed, store.ttlSeconds);
-    }
-    await m.expire(k.set, store.ttlSeconds).exec();
+    const m = this.redis.multi().hset(stateKey(rec.target), `slice:${slice}`, JSON.stringify(cursor));
+    await store
+      .queueProduced(m, rec.setId, {
+        read: counts.docs + counts.rejected.length,
+        queued: counts.docs,
+        jobs: counts.docs > 0 ? 1 : 0,
+        rejected: counts.rejected,
+      })
+      .exec();
   }
 
   async setStatus(target: string, status: ReindexStatus, extra: Record<string, string> = {}): Promise<void> {

@@ -14,7 +14,7 @@ from .common import (DICT_SIZE, DOC_MAX_LEN, OUT_TOPK, QUERY_MAX_LEN, backbone_p
                      poolable_table)
 
 PRUNING = {"document": {"top_k": 256, "min_weight": 0.0, "mass": 1.0},
-           "query": {"top_k": 64, "min_weight": 0.0, "mass": 1.0}}
+           "query": {"top_k": 128, "min_weight": 0.0, "mass": 1.0}}
 
 GOLDEN_TEXTS = [
     ("document", ""),

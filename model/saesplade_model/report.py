@@ -42,7 +42,7 @@ def _score(name, qv, dv, qids, dids, qrels, extra=None):
     return r
 
 
-def run_eval(sae, caches, model, torch_on=("cacm", "cisi", "npl")):
+def run_eval(sae, caches, model, torch_on=EVAL_COLLECTIONS):
     """BM25 on all four; dense teacher and the torch fp32 model where a backbone cache exists."""
     res: dict = {}
     for n in EVAL_COLLECTIONS:

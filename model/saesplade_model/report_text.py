@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from .package import PRUNING
 from .common import DICT_SIZE, DOC_MAX_LEN, EVAL_COLLECTIONS, K_TOKEN, QUERY_MAX_LEN, backbone_path
 
 REF = {  # datasets/README.md reference nDCG@10 (same protocol, one script)
@@ -68,7 +69,8 @@ def render(info) -> str:
     out.append("SciFact is **held out entirely**: no SciFact document, query or judgment was used for training; "
                "cisi, cacm and npl *documents* (never their queries or qrels) were the training data, so on those "
                "three the model has seen the corpus text (as an unsupervised in-domain model would). Vectors are "
-               "pruned as the manifest's defaults say (documents top 256, queries top 64).\n")
+               f"pruned as the manifest's defaults say (documents top {PRUNING['document']['top_k']}, queries top "
+               f"{PRUNING['query']['top_k']}).\n")
     out.append(table(ev))
     out.append("\nReference nDCG@10 from datasets/README.md (same protocol): BM25 stemmed "
                + ", ".join(f"{c} {REF['bm25'][c]}" for c in EVAL_COLLECTIONS)
@@ -81,20 +83,7 @@ def render(info) -> str:
         out.append("Document encoding speed of the shipped graph during evaluation (Python onnxruntime, 2 threads, "
                    "batch 8, shared machine): " + ", ".join(f"{c} {v:.1f} docs/s" for c, v in speeds.items()) + ".\n")
     out.append("## What was measured where\n")
-    out.append("- BM25 on all four collections. The dense teacher and the torch fp32 model on cisi, cacm and npl, "
-               "from the backbone states cached for training (float16; the torch numbers equal the fp32 graph up "
-               "to that rounding).\n"
-               "- SciFact, the held-out collection, only end to end through the shipped graph (tokenizer -> "
-               "onnxruntime, documents at 256 tokens): on these 2 heavily shared cores a backbone pass over SciFact "
-               "ran at ~2 documents/s, so the teacher was not re-run on SciFact; its number there is the reference "
-               "value from datasets/README.md (0.645, same protocol). The shipped graph and the fp32 graph were also "
-               "run end to end on cacm, as a check against the torch fp32 numbers.\n"
-               "- Ablation: the stage-1-only head (before ranking training) on cacm and cisi, torch fp32.\n"
-               "- Quantisation: `quantize_dynamic` (int8 activations with one scale per batch tensor) made a text's "
-               "vector depend on the other texts in its batch (max weight difference ~1.0 between batch 1 and "
-               "batch 3 on the preliminary model) and kept only ~0.80 cosine to the fp32 vectors; the shipped graph "
-               "therefore stores int8 *weights* (per-channel scales, DequantizeLinear) and computes in fp32: "
-               "batch-invariant, ~0.96+ cosine to fp32 on the preliminary model, and as small (~30 MB).\n")
+    out.append(measured_where(ev))
     out.append("## Training (scaled down for 2 CPU cores)\n")
     out.append(training_text(info))
     out.append("\n## Timings of the build steps (seconds)\n")
@@ -107,6 +96,25 @@ def render(info) -> str:
         out.append("\n## Notes on this build\n")
         out.append("\n".join(f"- {x}" for x in info["notes"]))
     return "\n".join(out) + "\n"
+
+
+def measured_where(ev) -> str:
+    def cols(key):
+        have = [c for c in EVAL_COLLECTIONS if key in ev.get(c, {})]
+        return ", ".join(have) if have else "none"
+    return (
+        f"- BM25: {cols('bm25')}. Dense teacher and the torch fp32 model: {cols('teacher')} / {cols('sae_fp32_torch')}, "
+        "from backbone states cached in float16 (the torch numbers equal the fp32 graph up to that rounding; "
+        "SciFact's cache is computed for evaluation only, after training).\n"
+        f"- Shipped graph end to end (tokenizer -> onnxruntime, documents at {DOC_MAX_LEN} tokens, queries at "
+        f"{QUERY_MAX_LEN}): {cols('sae_w8_onnx')}. fp32 graph end to end, as a check of the torch numbers and "
+        f"the int8 cost: {cols('sae_fp32_onnx')}.\n"
+        f"- Ablation, the stage-1-only head (before ranking training), torch fp32: {cols('sae_stage1_only_torch')}.\n"
+        "- Quantisation: `quantize_dynamic` (int8 activations with one scale per batch tensor) made a text's "
+        "vector depend on the other texts in its batch (max weight difference ~1.0 between batch 1 and "
+        "batch 3 on the preliminary model) and kept only ~0.80 cosine to the fp32 vectors; the shipped graph "
+        "therefore stores int8 *weights* (per-channel scales, DequantizeLinear) and computes in fp32: "
+        "batch-invariant and as small (~30 MB).\n")
 
 
 def training_text(info) -> str:
@@ -134,21 +142,27 @@ def training_text(info) -> str:
     if s2:
         logs = s2.get("log", [])
         sps = logs[-1]["s_per_step"] if logs else float("nan")
+        c = s2.get("config", {})
         t.append(f"- Stage 2 (ranking): pseudo-queries from cisi/cacm/npl documents only (title, a random sentence "
-                 f"(<= 24 words) or a random 4-12 word span), positive = the source document, 3 hard negatives drawn "
-                 f"from the teacher's top 30 for the query (same collection). Teacher = all-MiniLM-L6-v2 cosine / 0.05. "
-                 f"Loss = KL(teacher || student) over each query's in-batch list (16 queries x 4 documents, all "
-                 f"in-batch documents as candidates) + 0.05 x MSE on the query's own 4 candidates + FLOPS "
-                 f"(lambda_q 0.06, lambda_d 0.04, quadratic warm-up over the first 30% of steps). Documents truncated "
-                 f"to 128 tokens in training. Adam lr 2e-4 (scalar 1e-2), warm-up + cosine. "
+                 f"(<= 24 words) or a random 4-12 word span), positive = the source document, {c.get('n_neg')} hard "
+                 f"negatives drawn from the teacher's top 30 for the query (same collection). Teacher = all-MiniLM-L6-v2 "
+                 f"cosine / {c.get('tau')}. Loss = KL(teacher || student) over each query's in-batch list "
+                 f"({c.get('batch_q')} queries x {1 + (c.get('n_neg') or 0)} documents, all in-batch documents as "
+                 f"candidates) + {c.get('w_mse')} x MSE on the query's own candidates + FLOPS (lambda_q "
+                 f"{c.get('lam_q')}, lambda_d {c.get('lam_d')}, quadratic warm-up over the first "
+                 f"{(c.get('warmup_frac') or 0) * 100:.0f}% of steps). Documents truncated to {c.get('doc_max_tokens')} "
+                 f"tokens in training. Adam lr {c.get('lr')} (scalar 1e-2), warm-up + cosine. "
                  f"{s2.get('steps_done')} steps in {s2.get('time_s', 0):.0f} s ({sps} s/step); training queries "
-                 f"{json.dumps(s2.get('n_train_queries'))}. Kept checkpoint: step {s2.get('best_step')} (best dev MRR@10 "
-                 f"after the FLOPS warm-up). Paper: 240k steps, FLOPS warm-up over 6k steps, ColBERTv2 teacher.")
+                 f"{json.dumps(s2.get('n_train_queries'))}. Kept checkpoint: step {s2.get('best_step')} (lowest dev "
+                 f"KL after the FLOPS warm-up). Paper: 240k steps, FLOPS warm-up over 6k steps, ColBERTv2 teacher.")
         t.append("- Collapse watch: a dev slice (40 held-out pseudo-queries per training collection against a pool of "
-                 "their sources, their teacher top-5 and 100 random documents) evaluated every 50 steps:\n")
-        t.append("  | step | dev MRR@10 | teacher MRR@10 | nnz/query | nnz/doc (<=128 tokens) |\n  |---|---|---|---|---|")
+                 f"their sources, their teacher top-5 and 100 random documents) evaluated every {c.get('eval_every')} "
+                 "steps:\n")
+        t.append("  | step | dev KL (teacher \\|\\| student) | dev source MRR@10 | teacher source MRR@10 | nnz/query | "
+                 "nnz/doc (<=128 tokens) |\n  |---|---|---|---|---|---|")
         for e in s2.get("evals", []):
-            t.append(f"  | {e['step']} | {e['mrr10']} | {e['teacher_mrr10']} | {e['nnz_q']} | {e['nnz_d']} |")
+            t.append(f"  | {e['step']} | {e.get('kl', '')} | {e['mrr10']} | {e['teacher_mrr10']} | {e['nnz_q']} | "
+                     f"{e['nnz_d']} |")
     if e2:
         t.append(f"\n- After stage 2 the encoder still reconstructs through the (frozen, stage-1) decoder with FVE "
                  f"{e2['fve']:.3f}; dead concepts {e2['dead']} (of {DICT_SIZE:,}).")
@@ -182,8 +196,8 @@ def shortfalls(info) -> str:
     lines.append("- Target 'within 2 nDCG@10 points of the teacher': see the lines above; the scaled-down recipe "
                  "(frozen backbone, a few hundred stage-2 steps of pseudo-queries instead of 240k steps of MS MARCO "
                  "with a cross-encoder-grade teacher) is the main reason for any gap.")
-    lines.append("- Queries are truncated at 32 tokens (manifest); CISI queries are long paragraphs, so this costs "
-                 "recall there, as it does for the package at run time.")
+    lines.append(f"- Queries are truncated at {QUERY_MAX_LEN} tokens (manifest), the teacher reads up to {DOC_MAX_LEN}; "
+                 "CISI queries are long paragraphs, so this costs the concept model there, as it does at run time.")
     lines.append("- Special tokens and punctuation-only word pieces are excluded from pooling in-graph, so an empty "
                  "or punctuation-only text encodes to an empty vector.")
     return "\n".join(lines)

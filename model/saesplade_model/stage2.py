@@ -132,7 +132,7 @@ def train_stage2(sae, data: Stage2Data, dev, steps: int, batch_q: int = 16, n_ne
     log, evals = [], []
     best = None
     t0 = time.time()
-    ev = dev_eval(sae, dev, poolable, doc_max_tokens)
+    ev = dev_eval(sae, dev, poolable, doc_max_tokens, tau)
     ev.update(step=0, time_s=0.0)
     evals.append(ev)
     print(f"  stage2 dev {ev}", flush=True)
@@ -178,7 +178,7 @@ def train_stage2(sae, data: Stage2Data, dev, steps: int, batch_q: int = 16, n_ne
             print(f"  stage2 {rec}", flush=True)
         out_of_time = time_budget_s is not None and time.time() - t0 > time_budget_s
         if step % eval_every == 0 or step == steps or out_of_time:
-            ev = dev_eval(sae, dev, poolable, doc_max_tokens)
+            ev = dev_eval(sae, dev, poolable, doc_max_tokens, tau)
             ev.update(step=step, time_s=round(time.time() - t0, 1))
             evals.append(ev)
             print(f"  stage2 dev {ev}", flush=True)

@@ -90,6 +90,9 @@ def render(info) -> str:
     out.append("| step | s |\n|---|---|")
     for n, dt in info.get("timings", []):
         out.append(f"| {n} | {dt:.0f} |")
+    if info.get("timings"):
+        total = sum(dt for _, dt in info["timings"])
+        out.append(f"| **total** (steps above; the venv install is not included) | {total:.0f} ({total / 60:.0f} min) |")
     out.append("\n## Where it falls short, honestly\n")
     out.append(shortfalls(info))
     if info.get("notes"):
@@ -193,6 +196,13 @@ def shortfalls(info) -> str:
         lines.append(f"- {c}: {what} {best['ndcg10']:.3f} vs teacher {r['teacher']['ndcg10']:.3f} "
                      f"({'-' if gap > 0 else '+'}{abs(gap) * 100:.1f} points), vs BM25 {r['bm25']['ndcg10']:.3f}; "
                      f"{best['nnz_d']:.0f} non-zeros per document, {best['nnz_q']:.0f} per query.")
+    for c in EVAL_COLLECTIONS:
+        r = ev.get(c, {})
+        q, f = r.get(info.get("shipped_key", "sae_w8_onnx")), r.get("sae_fp32_torch")
+        if q and f:
+            d = q["ndcg10"] - f["ndcg10"]
+            lines.append(f"- {c}: int8 shipped graph {q['ndcg10']:.3f} vs fp32 {f['ndcg10']:.3f} ({'+' if d >= 0 else '-'}"
+                         f"{abs(d) * 100:.1f} points; target: within 1).")
     lines.append("- Target 'within 2 nDCG@10 points of the teacher': see the lines above; the scaled-down recipe "
                  "(frozen backbone, a few hundred stage-2 steps of pseudo-queries instead of 240k steps of MS MARCO "
                  "with a cross-encoder-grade teacher) is the main reason for any gap.")

@@ -174,7 +174,6 @@ def full_build(args, T):
             res.setdefault(n, {})["sae_fp32_onnx"] = r
         T.step("ablation: stage-1-only SAE (torch fp32, all four)", stage1_ablation, eval_caches, m, res)
         if args.eval_dynamic:
-            from .evalonnx import eval_graph
             for n, r in T.step("ONNX evaluation (dynamic int8, cacm)", eval_graph, int8, ["cacm"]).items():
                 res.setdefault(n, {})["sae_int8_dynamic_onnx"] = r
         info["eval"] = res

@@ -23,36 +23,26 @@ SYSTEMS = [
 ]
 
 
+def _rows(ev, systems, cell) -> list[str]:
+    """One markdown row per system that has at least one measured cell; `cell` gives None where not."""
+    out = []
+    for key, label in systems:
+        cells = [cell(ev.get(c, {}).get(key)) for c in EVAL_COLLECTIONS]
+        if any(x is not None for x in cells):
+            out.append(f"| {label} | " + " | ".join(x or "not measured" for x in cells) + " |")
+    return out
+
+
 def table(ev) -> str:
     cols = EVAL_COLLECTIONS
     lines = ["| system | " + " | ".join(f"{c} nDCG@10 / MRR@10 / R@100" for c in cols) + " |",
              "|---|" + "---|" * len(cols)]
-    for key, label in SYSTEMS:
-        cells = []
-        any_ = False
-        for c in cols:
-            r = ev.get(c, {}).get(key)
-            if r:
-                any_ = True
-                cells.append(f"{r['ndcg10']:.3f} / {r['mrr10']:.3f} / {r['recall100']:.3f}")
-            else:
-                cells.append("not measured")
-        if any_:
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += _rows(ev, SYSTEMS, lambda r: f"{r['ndcg10']:.3f} / {r['mrr10']:.3f} / {r['recall100']:.3f}" if r else None)
     lines.append("")
     lines.append("| sparse system | " + " | ".join(f"{c} nnz/doc / nnz/query / FLOPS" for c in cols) + " |")
     lines.append("|---|" + "---|" * len(cols))
-    for key, label in SYSTEMS[2:]:
-        cells, any_ = [], False
-        for c in cols:
-            r = ev.get(c, {}).get(key)
-            if r and "nnz_d" in r:
-                any_ = True
-                cells.append(f"{r['nnz_d']:.1f} / {r['nnz_q']:.1f} / {r['flops']:.3f}")
-            else:
-                cells.append("not measured")
-        if any_:
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += _rows(ev, SYSTEMS[2:],
+                   lambda r: f"{r['nnz_d']:.1f} / {r['nnz_q']:.1f} / {r['flops']:.3f}" if r and "nnz_d" in r else None)
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ import { ingest, modelIdentity } from '../src/ingest/index.js';
 import { createOpenSearchClient } from '../src/opensearch/client.js';
 import { createIngestQueue, JobSetStore } from '../src/queue/index.js';
 import { activeKey, reindex, reindexQueueName, reindexSetId, stateKey, targetIndexName } from '../src/reindex/index.js';
+import { machineInfo } from '../src/machine.js';
 import { createRedis } from '../src/redis.js';
 
 const n = Number(process.argv[2] ?? 60);
@@ -45,6 +46,7 @@ try {
   const out = {
     docs: n,
     cpuLoad: (await import('node:os')).loadavg()[0],
+    machine: machineInfo(),
     ingest: { docsPerS: ing.summary!.docsPerS, elapsedS: ing.summary!.elapsedS },
     reindex: { docsPerS: rx.docsPerS, elapsedS: rx.elapsedS, withVerifyAndSwitchS: Math.round(total * 10) / 10, status: rx.status, verification: rx.verification },
     ratio: Math.round((rx.docsPerS! / ing.summary!.docsPerS) * 100) / 100,

@@ -22,6 +22,8 @@ const REFERENCE = [
   { system: 'hybrid dense + stemmed BM25, min-max 0.5/0.5', ndcg: { scifact: 0.725, cisi: 0.445, cacm: 0.562, npl: 0.511 }, recall: { scifact: 0.947, cisi: 0.479, cacm: 0.749, npl: 0.669 } },
 ];
 
+// The CPU and the vector extensions its kernels may use (src/machine.ts), as the reports name them.
+const cpuLine = (m) => `${m.cpuModel}; ${m.cpuFlags?.length ? `vector extensions ${m.cpuFlags.join(' ')} (${m.vectorLevel})` : 'vector extensions not recorded'}`;
 const read = (f) => (existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) : undefined);
 const f3 = (x) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(3) : '–');
 const f1 = (x) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(1) : '–');
@@ -53,8 +55,20 @@ if (anyEv) {
   const models = [...new Set(results.filter((r) => r.ev).map((r) => `\`${r.ev.model.name}@${r.ev.model.version}\` (${r.ev.model.status})`))];
   const m = anyEv.machine;
   L.push(`- Model: ${models.join(', ')}.${models.some((x) => x.includes('preliminary')) ? ' **A preliminary package: its quality is not meaningful.**' : ''}`);
-  L.push(`- Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memGiB} GiB RAM, ${m.platform}, Node ${m.node}, ${anyEv.engine} (single dev node, 1 GiB heap), Redis local; ` + 'a **shared** development machine (other engineers’ builds and tests on the same 2 cores), so timings are noisy: compare the ratios measured in the same run, not absolute numbers across runs.');
+  L.push(`- Machine: ${m.cpus} CPUs (${cpuLine(m)}), ${m.memGiB} GiB RAM, ${m.platform}, Node ${m.node}, ${anyEv.engine} (single dev node, 1 GiB heap), Redis local; ` + 'a **shared** development machine (other engineers’ builds and tests on the same 2 cores), so timings are noisy: compare the ratios measured in the same run, not absolute numbers across runs.');
   L.push(`- Runs: ${results.filter((r) => r.ev).map((r) => `${r.c} ${r.ev.startedAt.replace(/\.\d+Z$/, 'Z')} (load average ${r.ev.machine.loadAvgStart[0]})`).join('; ')}.`);
+  const machines = new Map();
+  for (const r of results) {
+    for (const [what, mm] of [['eval', r.ev?.machine], ['bench query', r.q?.machine], ['bench ingest', r.ing?.machine]]) {
+      if (!mm) continue;
+      const key = cpuLine(mm);
+      if (!machines.has(key)) machines.set(key, []);
+      machines.get(key).push(`${r.c} ${what}`);
+    }
+  }
+  if (machines.size > 1) {
+    L.push(`- **Measured on ${machines.size} different CPUs**, so timings (and, in the last bits, vectors) are not comparable across them: ${[...machines].map(([k, v]) => `${k}: ${v.join(', ')}`).join('; ')}.`);
+  }
   L.push('');
 }
 

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { createEncoder } from '../encoder/index.js';
 import type { EncodeMode, LongTextMode } from '../encoder/types.js';
 import { createLogger } from '../log.js';
+import { describeCpu, machineInfo } from '../machine.js';
 import { benchGroup } from './bench.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 import { intOption } from './encode.js';
@@ -115,12 +116,13 @@ export function register(program: Command): void {
               await enc.close();
             }
           }
-      emit(Boolean(opts.json), { model: config.modelDir, device, mode, rows }, () => {
+      const machine = machineInfo();
+      emit(Boolean(opts.json), { model: config.modelDir, device, mode, machine, rows }, () => {
         const head = ['workers', 'threads', 'batch', 'texts', 'tokens', 'seconds', 'texts/s', 'tokens/s', 'truncated', 'rss MB', 'ratio'];
         const body = rows.map((r) => [r.workers, r.threads, r.batchSize, r.texts, r.tokens, r.seconds.toFixed(2), r.textsPerSec.toFixed(1), r.tokensPerSec, r.truncated, r.rssMB, r.ratio.toFixed(2)].map(String));
         const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
         const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(w[i]!)).join('  ');
-        return [`encoder benchmark: ${mode} mode, device ${device}, model ${config.modelDir}`, fmt(head), ...body.map(fmt)].join('\n');
+        return [`encoder benchmark: ${mode} mode, device ${device}, model ${config.modelDir}`, `machine: ${describeCpu(machine)}`, fmt(head), ...body.map(fmt)].join('\n');
       });
     });
 }

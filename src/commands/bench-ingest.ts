@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { benchIngest, type BenchIngestResult } from '../ingest/bench.js';
+import { describeCpu } from '../machine.js';
 import { benchGroup } from './bench.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 import { positiveInt } from './ingest.js';
@@ -7,6 +8,7 @@ import { positiveInt } from './ingest.js';
 function formatBench(r: BenchIngestResult): string {
   return [
     `bench ingest: ${r.docs} documents, ${r.batchSize} per job, worker concurrency ${r.concurrency}`,
+    `  machine               ${describeCpu(r.machine)}`,
     `  encoder alone         ${r.encoderDocsPerS.toFixed(1).padStart(8)} docs/s  (${r.encoderS} s)`,
     `  end to end            ${r.endToEndDocsPerS.toFixed(1).padStart(8)} docs/s  (${r.endToEndS} s: file → queue → worker → searchable)`,
     ...(r.workerEncoderBusyS !== null ? [`  worker encoder busy   ${r.workerEncoderBusyS.toFixed(2).padStart(8)} s       (of the ${r.endToEndS} s end to end; the encoder alone took ${r.encoderS} s)`] : []),

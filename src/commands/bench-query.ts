@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createEncoder } from '../encoder/index.js';
 import { evaluateRun, parseQrels, type Qrels } from '../eval/metrics.js';
+import { describeCpu, machineInfo } from '../machine.js';
 import { createOpenSearchClient } from '../opensearch/client.js';
 import { search, type SearchRequest } from '../search/search.js';
 import { SEARCH_MODES, type SearchMode } from '../search/translator.js';
@@ -174,9 +175,11 @@ export function register(program: Command): void {
         encodeMs: encoder ? { p50: percentile(encodeMs, 50), p95: percentile(encodeMs, 95) } : undefined,
         rows,
         conceptsVsBm25: ratios.filter(Boolean),
+        machine: machineInfo(),
       };
       emit(opts.json, result, () => {
         const out = [
+          `machine: ${describeCpu(result.machine)}`,
           `index ${config.index}, ${queries.length} queries, size ${opts.size}` +
             (result.encodeMs ? `; query encoding (not in the latencies) p50 ${result.encodeMs.p50.toFixed(1)} ms, p95 ${result.encodeMs.p95.toFixed(1)} ms` : '') +
             '\nvariants run interleaved query by query; QPS = concurrency / mean latency; took = OpenSearch took, median',

@@ -1,3 +1,4 @@
+import { describeCpu } from '../machine.js';
 import type { EvalResult } from './run-eval.js';
 
 /** Human renderings of an EvalResult: a terminal table and a markdown report. */
@@ -49,6 +50,7 @@ export function renderEvalTable(r: EvalResult): string {
   const c = consistencyLine(r);
   out.push(c ?? `consistency: no Python figure for ${r.dataset.name} in ${r.model.dir}/REPORT.md`);
   out.push(`hybrid weights concepts ${r.settings.hybrid.concepts} / bm25 ${r.settings.hybrid.bm25}; rrf k ${r.settings.rrfK}; ${r.elapsedS} s`);
+  out.push(`machine: ${describeCpu(r.machine)}; load average at start ${r.machine.loadAvgStart.join(' / ')}`);
   return out.join('\n');
 }
 
@@ -75,6 +77,6 @@ export function renderEvalMarkdown(r: EvalResult, command?: string): string {
   const c = consistencyLine(r);
   if (c) out.push(`- ${c[0]!.toUpperCase()}${c.slice(1)}.`);
   out.push(`- Settings: ${r.settings.size} hits per query; hybrid = weighted sum, concepts ${r.settings.hybrid.concepts} + BM25 ${r.settings.hybrid.bm25}; RRF k ${r.settings.rrfK}; query pruning ${JSON.stringify(r.settings.pruning)}; latencies sequential after ${r.settings.warmup} warm-up queries per mode, modes interleaved query by query.`);
-  out.push(`- Machine: ${r.machine.cpus} CPUs (${r.machine.cpuModel}), ${r.machine.memGiB} GiB, Node ${r.machine.node}, ${r.machine.platform}; load average at start ${r.machine.loadAvgStart.join(' / ')} (shared machine).`);
+  out.push(`- Machine: ${describeCpu(r.machine)}; ${r.machine.memGiB} GiB, Node ${r.machine.node}, ${r.machine.platform}; load average at start ${r.machine.loadAvgStart.join(' / ')} (shared machine).`);
   return out.join('\n') + '\n';
 }

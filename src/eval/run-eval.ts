@@ -7,6 +7,7 @@ import { createEncoder } from '../encoder/index.js';
 import type { ModelIdentity } from '../encoder/types.js';
 import { ingest, modelIdentity } from '../ingest/run-ingest.js';
 import { log as defaultLog } from '../log.js';
+import { machineInfo, type MachineInfo } from '../machine.js';
 import { checkOpenSearch, createOpenSearchClient } from '../opensearch/client.js';
 import { CONCEPT_FIELD } from '../opensearch/indexes.js';
 import { createIngestQueue, JobSetStore } from '../queue/index.js';
@@ -109,7 +110,8 @@ export interface EvalResult {
   latencyRatio?: { total: number; search: number };
   consistency?: Consistency;
   settings: { size: number; warmup: number; hybrid: { concepts: number; bm25: number }; rrfK: number; pruning: unknown; twoPhase: unknown };
-  machine: { cpus: number; cpuModel: string; memGiB: number; node: string; platform: string; loadAvgStart: number[] };
+  /** CPU model and vector extensions (src/machine.ts), memory, Node, OS; load average when the run started. */
+  machine: MachineInfo & { loadAvgStart: number[] };
   startedAt: string;
   elapsedS: number;
 }
@@ -315,14 +317,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
         pruning: opts.request?.pruning ?? {},
         twoPhase: opts.request?.twoPhase ?? false,
       },
-      machine: {
-        cpus: os.availableParallelism(),
-        cpuModel: os.cpus()[0]?.model ?? 'unknown',
-        memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-        node: process.version,
-        platform: `${os.platform()} ${os.release()}`,
-        loadAvgStart,
-      },
+      machine: { ...machineInfo(), loadAvgStart },
       startedAt,
       elapsedS: 0,
     };

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { createEncoder } from '../encoder/index.js';
+import { machineInfo, type MachineInfo } from '../machine.js';
 import { createOpenSearchClient } from '../opensearch/client.js';
 import { ensureConceptIndex } from '../opensearch/indexes.js';
 import { createRedis } from '../redis.js';
@@ -51,6 +52,8 @@ export interface BenchIngestResult {
   batchSize: number;
   concurrency: number;
   index: string;
+  /** CPU model and vector extensions, memory, Node, OS (src/machine.ts): figures differ by machine. */
+  machine: MachineInfo;
 }
 
 /**
@@ -143,6 +146,7 @@ export async function benchIngest(opts: BenchIngestOptions): Promise<BenchIngest
       batchSize,
       concurrency,
       index: config.index,
+      machine: machineInfo(),
     };
   } finally {
     if (worker) {

@@ -54,3 +54,23 @@ def load_test_queries(name: str) -> tuple[list[str], list[str], dict[str, dict[s
                 ids.append(qid)
                 texts.append(d["text"].strip())
     return ids, texts, qrels
+
+
+# The dev/test split of the training collections' judged queries (model 2.0 protocol): every choice of the
+# build (settings, checkpoint, number of steps) is made on the dev half only; the test half is reported apart.
+# SciFact is held out entirely and has no dev half.
+DEV_TEST_COLLECTIONS = ("cisi", "cacm", "npl")
+
+
+def split_of(qid: str) -> str:
+    """'dev' for odd query ids, 'test' for even ones."""
+    return "dev" if int(qid) % 2 == 1 else "test"
+
+
+def load_split_queries(name: str, split: str) -> tuple[list[str], list[str], dict[str, dict[str, int]]]:
+    """Judged queries of one half ('dev' = odd ids, 'test' = even ids, 'all')."""
+    ids, texts, qrels = load_test_queries(name)
+    if split == "all":
+        return ids, texts, qrels
+    keep = [i for i, q in enumerate(ids) if split_of(q) == split]
+    return [ids[i] for i in keep], [texts[i] for i in keep], qrels

@@ -21,7 +21,11 @@ def eval_graph(graph: Path, collections: list[str]) -> dict:
     for n in collections:
         dids, dtexts = load_corpus(n)
         qids, qtexts, qrels = load_test_queries(n)
-        out[n] = onnx_eval(enc, dtexts, qtexts, qids, dids, qrels)
+        keep = []
+        out[n] = onnx_eval(enc, dtexts, qtexts, qids, dids, qrels, keep)
+        import numpy as np
+        from .common import WORK_DIR
+        np.save(WORK_DIR / f"scores_{Path(graph).stem}_{n}.npy", keep[0])
         print(f"  onnx {Path(graph).name} {n}: {json.dumps(out[n])}", flush=True)
     return out
 

@@ -13,6 +13,8 @@ from .common import DICT_SIZE
 def metrics(scores: np.ndarray, qids: list[str], dids: list[str], qrels: dict[str, dict[str, int]]) -> dict:
     """scores [nq, nd] dense."""
     nd10, mrr, r100 = [], [], []
+    if len(qids) == 0:
+        return {"ndcg10": float("nan"), "mrr10": float("nan"), "recall100": float("nan"), "n_queries": 0}
     S = torch.from_numpy(np.asarray(scores, dtype=np.float32))
     k = min(100, S.shape[1])
     top = S.topk(k, dim=1).indices.numpy()
@@ -30,8 +32,30 @@ def metrics(scores: np.ndarray, qids: list[str], dids: list[str], qrels: dict[st
                 break
         mrr.append(rr)
         r100.append(len(set(ranked[:100]) & set(rel)) / len(rel) if rel else 0.0)
-    return {"ndcg10": float(np.mean(nd10)), "mrr10": float(np.mean(mrr)), "recall100": float(np.mean(r100)),
-            "n_queries": len(qids)}
+    out = {"ndcg10": float(np.mean(nd10)), "mrr10": float(np.mean(mrr)), "recall100": float(np.mean(r100)),
+           "n_queries": len(qids)}
+    # the dev/test halves (odd / even query ids) of the training collections' queries
+    from .data import split_of
+    try:
+        halves = [split_of(q) for q in qids]
+    except ValueError:
+        halves = None
+    if halves is not None:
+        for h in ("dev", "test"):
+            m = [i for i, x in enumerate(halves) if x == h]
+            if m:
+                out[h] = {"ndcg10": float(np.mean([nd10[i] for i in m])), "mrr10": float(np.mean([mrr[i] for i in m])),
+                          "recall100": float(np.mean([r100[i] for i in m])), "n_queries": len(m)}
+    return out
+
+
+def hybrid(a: np.ndarray, b: np.ndarray, w: float = 0.5, top: int = 100) -> np.ndarray:
+    """Score fusion as the reference hybrid: w * minmax(a) + (1 - w) * minmax(b), each normalised over the
+    query's top `top`, below it 0."""
+    from .stage2 import minmax_top
+    A = minmax_top(torch.from_numpy(np.asarray(a, dtype=np.float32)), top)
+    B = minmax_top(torch.from_numpy(np.asarray(b, dtype=np.float32)), top)
+    return (w * A + (1 - w) * B).numpy()
 
 
 def to_csr(vecs: list[tuple[np.ndarray, np.ndarray]], n: int = DICT_SIZE) -> sp.csr_matrix:

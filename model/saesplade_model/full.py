@@ -12,39 +12,47 @@ from .backbone import Cache, encode_cache
 from .caches import doc_cache
 from .common import (DOC_MAX_LEN, EVAL_COLLECTIONS, QUERY_MAX_LEN, TRAIN_COLLECTIONS, WORK_DIR, load_backbone,
                      poolable_table)
-from .export import OnnxEncoder, export_onnx, quantize, quantize_weights_only
-from .package import concept_labels, sha256, write_package, backbone_path
+from .export import OnnxEncoder, export_onnx, quantize_weights_only
+from .package import sha256, write_package, backbone_path
 from .sae import TopKSAE, evaluate_sae, train_stage1
 from .stage2 import Stage2Data, pseudo_queries, teacher_negatives, train_stage2
 
 PER_DOC = {"cisi": 2.0, "cacm": 1.0, "npl": 0.5}
-# Stage 2 is short on purpose: in the diagnostic sweep (docs in REPORT.md) test nDCG@10 on cisi/cacm peaked
-# near step 100 and fell after, while the dev KL kept improving: the pseudo-query objective over-fits.
-STAGE2_STEPS = 100
-PACKAGE_VERSION = "1.1.0"   # 1.1.0: 100-step stage 2 at lr 1e-3, queries at 64 tokens / top 128
+PACKAGE_VERSION = "2.0.0"
+PACKAGE_NAME = "sae-splade-minilm-l6-16k"
 
-# The diagnostic sweep behind the stage-2 and query settings (run on 2026-11-26 from the 1.0.0 build's stage-1
-# SAE and caches, torch fp32, test queries of two *training* collections; SciFact was not looked at).
-SWEEP_NOTES = [
-    "How stage 2 and the query settings were chosen (a diagnostic sweep, torch fp32 on the 1.0.0 stage-1 SAE, "
-    "nDCG@10 on the test queries of cisi and cacm, two training collections; SciFact, the held-out collection, was "
-    "not looked at): stage-1 only 0.316 / 0.386; 1.0.0's stage 2 (lr 2e-4, FLOPS 0.06/0.04, 272 steps) 0.328 / "
-    "0.404. lr 1e-3 with FLOPS 0.06/0.04 over 400 planned steps: 0.343 / 0.417 at step 100, 0.323 / 0.374 at 200, "
-    "0.319 / 0.384 at 300; with FLOPS 0.006/0.004 over 300: 0.345 / 0.411 at 100, 0.317 / 0.399 at 200, while the "
-    "dev KL kept falling (1.14 -> 0.88) and the dev source-document MRR fell from step 0: longer training fits the "
-    "pseudo-query objective and loses on real queries. Hence 100 steps, lr 1e-3, FLOPS 0.006/0.004 (TopK already "
-    "bounds non-zeros: k = 8 per token, top 256 per text): 0.343 / 0.420 with queries at 32 tokens / top 64.",
-    "Query length and pruning on that model (cisi / cacm nDCG@10): 32 tokens top 64: 0.342 / 0.419; 32 top 128: "
-    "0.337 / 0.426; 64 top 64: 0.353 / 0.424; 64 top 128: 0.358 / 0.437; 128 top 256: 0.348 / 0.446. The package "
-    "reads queries at 64 tokens and keeps 128 concepts (about 90-110 per query, well inside OpenSearch's 1,024 "
-    "clauses). Keeping more than 256 concepts per document lowered nDCG on both (1.0.0: cacm 0.404 -> 0.384 with "
-    "all of them), so documents stay at top 256.",
-]
+# Stage 1 (model 2.0): TopK SAE on the token states of the training collections' documents *and* 60,000
+# WordNet synset texts (synonyms + gloss, every domain), STAGE1_STEPS x STAGE1_BATCH token samples
+# (8.2 M: 20x 1.1.0's 410k, several passes over ~2.4 M distinct tokens), AuxK on dead concepts.
+STAGE1_STEPS = 2000
+STAGE1_BATCH = 4096
+STAGE1_LR = 1e-3
+STAGE1_DEAD_TOKENS = 400_000
+# Stage 2: distil the label-free fused teacher (min-max dense cosine + min-max stemmed BM25 over each
+# pseudo-query's top 100, 0.5 / 0.5); the checkpoint is chosen on the dev split of real queries.
+STAGE2_STEPS = 300
+STAGE2_LR = 1e-3
+STAGE2_TEACHER = "fused"      # "fused" or "dense"
+STAGE2_DEV_EVERY = 50
+TAU_FUSED = 0.1
+
+SWEEP_NOTES: list[str] = []
 
 
-def build_stage2_data(caches, model, seed):
+def stage1_states(caches, wn) -> np.ndarray:
+    poolable = poolable_table()
+    parts = [caches[n].states[poolable[caches[n].ids]] for n in TRAIN_COLLECTIONS]
+    if wn is not None:
+        parts.append(wn.states[poolable[wn.ids]])
+    return np.concatenate(parts)
+
+
+def build_stage2_data(caches, model, seed, teacher: str = STAGE2_TEACHER):
+    from .data import load_corpus
+    from .evaluate import bm25_scores
+    from .stage2 import fused_negatives, fused_teacher
     rng = np.random.default_rng(seed)
-    doc_c, q_c, pos, negs, train_idx, dev = {}, {}, {}, {}, {}, []
+    doc_c, q_c, pos, negs, train_idx, dev, fused = {}, {}, {}, {}, {}, [], {}
     poolable = poolable_table()
     for n in TRAIN_COLLECTIONS:
         pq = pseudo_queries(n, PER_DOC[n], rng)
@@ -54,29 +62,61 @@ def build_stage2_data(caches, model, seed):
         # drop queries with no poolable token
         ok = np.array([poolable[qc.ids[qc.offsets[i]:qc.offsets[i + 1]]].any() for i in range(len(texts))])
         dc = caches[n]
-        ng = teacher_negatives(qc.emb, dc.emb, p, depth=30)
+        if teacher == "fused":
+            t = time.time()
+            bm = bm25_scores(load_corpus(n)[1], texts)
+            fused[n] = fused_teacher(qc.emb, dc.emb, bm)
+            del bm
+            ng = fused_negatives(fused[n], p, depth=30)
+            print(f"  {n}: fused teacher (dense + BM25) for {len(texts)} pseudo-queries in {time.time() - t:.0f} s",
+                  flush=True)
+        else:
+            ng = teacher_negatives(qc.emb, dc.emb, p, depth=30)
         all_idx = np.nonzero(ok)[0]
         perm = rng.permutation(all_idx)
         n_dev = 40
         dev_q = perm[:n_dev]
-        # dev documents: the dev queries' sources and teacher neighbours, plus random documents
         pool = set(p[dev_q].tolist()) | set(ng[dev_q, :5].ravel().tolist())
         pool |= set(rng.choice(len(dc), min(len(dc), 100), replace=False).tolist())
         drows = np.array(sorted(pool))
         where = {d: j for j, d in enumerate(drows)}
         target = np.array([where[d] for d in p[dev_q]])
-        dev_docs = set(drows.tolist())
-        # training queries: not dev queries, and not from dev-source documents
         dev_src = set(p[dev_q].tolist())
         tr = np.array([i for i in perm[n_dev:] if p[i] not in dev_src])
         doc_c[n], q_c[n], pos[n], negs[n], train_idx[n] = dc, qc, p, ng, tr
         dev.append((n, dc, qc, drows, dev_q, target))
         print(f"  {n}: {len(texts)} pseudo-queries ({len(tr)} train, {n_dev} dev), dev pool {len(drows)} docs;"
               f" e.g. {texts[int(tr[0])]!r}", flush=True)
-    return Stage2Data(TRAIN_COLLECTIONS, doc_c, q_c, pos, negs, train_idx), dev
+    return Stage2Data(TRAIN_COLLECTIONS, doc_c, q_c, pos, negs, train_idx, fused if teacher == "fused" else None,
+                      TAU_FUSED), dev
 
 
-def stage1_ablation(caches, model, res, collections=EVAL_COLLECTIONS):
+class DevSplit:
+    """Real dev-split queries (odd ids) of cisi, cacm and npl: the only queries any choice looks at."""
+
+    def __init__(self, caches, model, q_k=None):
+        from .data import load_corpus, load_split_queries
+        self.caches = caches
+        self.q = {}
+        for n in TRAIN_COLLECTIONS:
+            qids, qtexts, qrels = load_split_queries(n, "dev")
+            self.q[n] = (qids, encode_cache(qtexts, QUERY_MAX_LEN, model=model), qrels, load_corpus(n)[0])
+        self.q_k = q_k
+
+    def score(self, sae, q_k=None, d_k=None, per_collection=False):
+        from .report import DOC_K, Q_K, _score, torch_vectors
+        out = {}
+        for n, (qids, qc, qrels, dids) in self.q.items():
+            r = _score(n, torch_vectors(sae, qc, q_k or self.q_k or Q_K),
+                       torch_vectors(sae, self.caches[n], d_k or DOC_K), qids, dids, qrels)
+            out[n] = r
+        mean = float(np.mean([r["ndcg10"] for r in out.values()]))
+        print(f"    dev nDCG@10 {mean:.4f} (" + ", ".join(f"{n} {r['ndcg10']:.3f}" for n, r in out.items()) + ")",
+              flush=True)
+        return (mean, out) if per_collection else mean
+
+
+def stage1_ablation(caches, model, res, collections=TRAIN_COLLECTIONS):
     """The same head before stage 2 (reconstruction-only SAE), to show what the ranking stage adds."""
     from .data import load_corpus, load_test_queries
     from .report import DOC_K, Q_K, _score, torch_vectors
@@ -90,17 +130,50 @@ def stage1_ablation(caches, model, res, collections=EVAL_COLLECTIONS):
             n, torch_vectors(sae1, qc, Q_K), torch_vectors(sae1, caches[n], DOC_K), qids, dids, qrels)
 
 
+def label_step(sae, caches, wn, m):
+    from .labels import (coherence, coherence_summary, concept_labels as cl, fixed_query_concepts,
+                         word_embeddings)
+    parts = [caches[n] for n in TRAIN_COLLECTIONS] + ([wn] if wn is not None else [])
+    states = np.concatenate([c.states for c in parts])
+    ids = np.concatenate([c.ids for c in parts])
+    labels, counts, words_of = cl(sae, states, ids, max_tokens=400_000)
+    del states
+    emb = word_embeddings([w for ws in words_of for w in ws], m)
+    coh = coherence(words_of, emb)
+    summ = coherence_summary(coh, words_of, emb)
+    # the shipped 1.1.0 labels under the same measure (word pieces as they are), for comparison
+    try:
+        import subprocess
+        old = json.loads(subprocess.run(["git", "show", "cf7662c:models/default/concepts.json"], cwd=str(WORK_DIR.parent),
+                                        capture_output=True, check=True).stdout)["labels"]
+        old_words = [[w for w in l.split() if w] for l in old]
+        old_w = [list(dict.fromkeys(ws)) for ws in old_words]
+        emb_old = word_embeddings([w for ws in old_w for w in ws], m)
+        summ["model_1_1_0"] = coherence_summary(coherence(old_w, emb_old), old_w, emb_old)
+    except Exception as e:   # noqa: BLE001
+        summ["model_1_1_0"] = {"error": str(e)}
+    summ["live"] = int((counts > 0).sum())
+    summ["empty"] = int(sum(1 for l in labels if not l))
+    fixed = fixed_query_concepts(sae, m, labels)
+    return labels, {"coherence": summ, "fixed_queries": fixed,
+                    "examples": [(j, labels[j], None if np.isnan(coh[j]) else round(float(coh[j]), 3))
+                                 for j in np.random.default_rng(0).choice(sae.n, 24, replace=False)]}
+
+
 def full_build(args, T):
+    from .caches import wordnet_cache
     m = load_backbone()
-    info: dict = {"seed": args.seed, "steps": {}}
+    info: dict = {"seed": args.seed, "steps": {}, "version": args.version or PACKAGE_VERSION}
     caches = {}
     for n in list(TRAIN_COLLECTIONS):
         caches[n] = T.step(f"backbone cache {n} (docs, {DOC_MAX_LEN} tokens)", doc_cache, n,
                            reuse=args.reuse_cache, model=m)
-    poolable = poolable_table()
-    X = np.concatenate([caches[n].states[poolable[caches[n].ids]] for n in TRAIN_COLLECTIONS])
+    wn = T.step("backbone cache WordNet (60,000 synset texts, 64 tokens)", wordnet_cache, reuse=args.reuse_cache,
+                model=m)
+    X = stage1_states(caches, wn)
     info["train_tokens"] = int(X.shape[0])
-    print(f"  stage-1 training tokens (poolable, cisi+cacm+npl): {X.shape[0]}", flush=True)
+    info["train_tokens_wordnet"] = int(poolable_table()[wn.ids].sum())
+    print(f"  stage-1 training tokens (poolable, cisi+cacm+npl+WordNet): {X.shape[0]}", flush=True)
 
     sae = TopKSAE(seed=args.seed)
     p1 = WORK_DIR / "sae_stage1.pt"
@@ -108,11 +181,12 @@ def full_build(args, T):
         sae.load_state_dict(torch.load(p1))
         info["stage1"] = json.loads((WORK_DIR / "stage1.json").read_text())
     else:
-        steps1 = args.stage1_steps or 200
+        steps1 = args.stage1_steps or STAGE1_STEPS
         t = time.time()
-        log1 = T.step("stage 1 SAE (reconstruction)", train_stage1, sae, X, steps=steps1, batch=2048, lr=2e-3,
-                      seed=args.seed, dead_tokens=150_000)
-        info["stage1"] = {"steps": steps1, "batch_tokens": 2048, "time_s": time.time() - t, "log": log1}
+        log1 = T.step("stage 1 SAE (reconstruction)", train_stage1, sae, X, steps=steps1, batch=STAGE1_BATCH,
+                      lr=STAGE1_LR, seed=args.seed, dead_tokens=STAGE1_DEAD_TOKENS)
+        info["stage1"] = {"steps": steps1, "batch_tokens": STAGE1_BATCH, "lr": STAGE1_LR, "time_s": time.time() - t,
+                          "log": log1, "tokens": int(X.shape[0])}
         torch.save(sae.state_dict(), p1)
         (WORK_DIR / "stage1.json").write_text(json.dumps(info["stage1"]))
     info["sae_eval_train"] = evaluate_sae(sae, X, n=50_000)
@@ -124,58 +198,56 @@ def full_build(args, T):
             sae.load_state_dict(torch.load(p2))
             info["stage2"] = json.loads((WORK_DIR / "stage2.json").read_text())
         else:
-            data, dev = T.step("stage 2 data (pseudo-queries, teacher negatives)", build_stage2_data, caches, m, args.seed)
-            r = T.step("stage 2 ranking training", train_stage2, sae, data, dev, steps=args.stage2_steps or STAGE2_STEPS,
-                       seed=args.seed, time_budget_s=args.stage2_budget_s)
+            dev_split = T.step("dev-split queries (odd ids of cisi, cacm, npl)", DevSplit, caches, m)
+            data, dev = T.step("stage 2 data (pseudo-queries, fused dense+BM25 teacher, negatives)",
+                               build_stage2_data, caches, m, args.seed)
+            r = T.step("stage 2 ranking training", train_stage2, sae, data, dev,
+                       steps=args.stage2_steps or STAGE2_STEPS, lr=STAGE2_LR, seed=args.seed,
+                       time_budget_s=args.stage2_budget_s, dev_fn=dev_split.score, dev_every=STAGE2_DEV_EVERY)
             sae.load_state_dict(r.pop("best_state"))
             r["n_train_queries"] = {n: int(len(data.train_idx[n])) for n in data.names}
             info["stage2"] = r
             torch.save(sae.state_dict(), p2)
             (WORK_DIR / "stage2.json").write_text(json.dumps(r))
+            del data, dev
         info["sae_eval_train_after_stage2"] = evaluate_sae(sae, X, n=50_000)
     del X
 
     fp32 = WORK_DIR / "model_fp32.onnx"
     w8 = WORK_DIR / "model_w8.onnx"
-    int8 = WORK_DIR / "model_int8_dynamic.onnx"
     T.step("export onnx (fp32)", export_onnx, sae, fp32)
     T.step("quantize: int8 weights only (shipped)", quantize_weights_only, fp32, w8)
-    T.step("quantize: dynamic int8 (for comparison)", quantize, fp32, int8)
-    info["sizes_mb"] = {p.name: round(p.stat().st_size / 1e6, 1) for p in [fp32, w8, int8]}
-    # SciFact (held out) end to end through the shipped graph, in a parallel process
+    info["sizes_mb"] = {p.name: round(p.stat().st_size / 1e6, 1) for p in [fp32, w8]}
+    # the shipped graph end to end on all four collections, in a parallel process
     import subprocess, sys
-    onnx_jobs = []
+    onnx_job = None
     if not args.no_eval:
-        for g, cols in [(w8, ",".join(EVAL_COLLECTIONS)), (int8, "cacm")]:
-            out = WORK_DIR / f"eval_{g.stem}.json"
-            if out.exists():
-                out.unlink()
-            onnx_jobs.append((g, out, subprocess.Popen(
-                [sys.executable, "-m", "saesplade_model.evalonnx", str(g), cols, str(out)],
-                stdout=open(WORK_DIR / f"eval_{g.stem}.log", "w"), stderr=subprocess.STDOUT)))
-            break  # one parallel process at a time; the dynamic-int8 run follows below
-    labels, counts = T.step("concept labels", concept_labels, sae,
-                            np.concatenate([caches[n].states for n in TRAIN_COLLECTIONS]),
-                            np.concatenate([caches[n].ids for n in TRAIN_COLLECTIONS]), max_tokens=120_000)
-    info["labels_empty"] = int(sum(1 for l in labels if not l))
+        out = WORK_DIR / f"eval_{w8.stem}.json"
+        if out.exists():
+            out.unlink()
+        onnx_job = (out, subprocess.Popen(
+            [sys.executable, "-m", "saesplade_model.evalonnx", str(w8), ",".join(EVAL_COLLECTIONS), str(out)],
+            stdout=open(WORK_DIR / f"eval_{w8.stem}.log", "w"), stderr=subprocess.STDOUT))
+    labels, info["labels"] = T.step("concept labels (whole words), coherence, fixed queries", label_step,
+                                    sae, caches, wn, m)
+    del wn
     from .report import run_eval, render_report, provenance
-    res = None
     if not args.no_eval:
         # SciFact's backbone cache serves evaluation only (teacher and torch fp32 there); never training
         eval_caches = dict(caches)
         eval_caches["scifact"] = T.step(f"backbone cache scifact (evaluation only, {DOC_MAX_LEN} tokens)",
                                         doc_cache, "scifact", reuse=args.reuse_cache, model=m)
-        res = T.step("evaluation (BM25, teacher, torch fp32)", run_eval, sae, eval_caches, m)
-        T.step("wait for ONNX evaluation (shipped graph)", onnx_jobs[0][2].wait)
-        for n, r in json.loads(onnx_jobs[0][1].read_text()).items():
+        res = T.step("evaluation (BM25, teacher, hybrids, torch fp32)", run_eval, sae, eval_caches, m)
+        T.step("ablation: stage-1-only SAE (torch fp32, cisi cacm npl)", stage1_ablation, eval_caches, m, res)
+        T.step("wait for ONNX evaluation (shipped graph)", onnx_job[1].wait)
+        from .data import load_corpus, load_test_queries
+        from .evaluate import hybrid, metrics
+        for n, r in json.loads(onnx_job[0].read_text()).items():
             res.setdefault(n, {})["sae_w8_onnx"] = r
-        from .evalonnx import eval_graph
-        for n, r in T.step("ONNX evaluation (fp32 graph, cacm)", eval_graph, fp32, ["cacm"]).items():
-            res.setdefault(n, {})["sae_fp32_onnx"] = r
-        T.step("ablation: stage-1-only SAE (torch fp32, all four)", stage1_ablation, eval_caches, m, res)
-        if args.eval_dynamic:
-            for n, r in T.step("ONNX evaluation (dynamic int8, cacm)", eval_graph, int8, ["cacm"]).items():
-                res.setdefault(n, {})["sae_int8_dynamic_onnx"] = r
+            qids, _, qrels = load_test_queries(n)
+            S = np.load(WORK_DIR / f"scores_{w8.stem}_{n}.npy")
+            B = np.load(WORK_DIR / f"scores_bm25_{n}.npy")
+            res[n]["hybrid_sae_w8_bm25"] = metrics(hybrid(S, B), qids, load_corpus(n)[0], qrels)
         info["eval"] = res
     chosen = w8
     info["chosen_graph"] = chosen.name
@@ -185,6 +257,7 @@ def full_build(args, T):
     report = render_report(info)
     T.step("write package", write_package, Path(args.out), chosen, args.version or PACKAGE_VERSION, labels,
            provenance(info, args), report, None)
+    (WORK_DIR / "build_info.json").write_text(json.dumps(info, indent=1, default=float))
     for n, dt in T.steps:
         print(f"  {n}: {dt:.1f} s")
     print(f"[build] total {time.time() - T.t0:.1f} s")

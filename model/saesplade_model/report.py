@@ -10,7 +10,8 @@ import torch
 from .backbone import encode_cache
 from .common import DOC_MAX_LEN, EVAL_COLLECTIONS, QUERY_MAX_LEN, TRAIN_COLLECTIONS, poolable_table
 from .data import load_corpus, load_test_queries
-from .evaluate import bm25_scores, metrics, sparse_scores, sparse_stats, to_csr
+from .common import WORK_DIR
+from .evaluate import bm25_scores, hybrid, metrics, sparse_scores, sparse_stats, to_csr
 from .export import OnnxEncoder, prune
 from .package import PRUNING
 
@@ -23,6 +24,13 @@ def torch_vectors(sae, cache, top_k, chunk=128):
     poolable = poolable_table()
     out = []
     from .stage2 import gather_tokens
+    from .sae import exact_select
+    with exact_select(sae):
+        return _torch_vectors(sae, cache, top_k, chunk, poolable, gather_tokens)
+
+
+def _torch_vectors(sae, cache, top_k, chunk, poolable, gather_tokens):
+    out = []
     for a in range(0, len(cache), chunk):
         rows = np.arange(a, min(len(cache), a + chunk))
         x, seg, keep = gather_tokens(cache, rows, 10_000, poolable)
@@ -33,12 +41,15 @@ def torch_vectors(sae, cache, top_k, chunk=128):
     return out
 
 
-def _score(name, qv, dv, qids, dids, qrels, extra=None):
+def _score(name, qv, dv, qids, dids, qrels, extra=None, keep_scores=None):
     Q, D = to_csr(qv), to_csr(dv)
-    r = metrics(sparse_scores(Q, D), qids, dids, qrels)
+    S = sparse_scores(Q, D)
+    r = metrics(S, qids, dids, qrels)
     r.update(sparse_stats(Q, D))
     if extra:
         r.update(extra)
+    if keep_scores is not None:
+        keep_scores.append(S)
     return r
 
 
@@ -50,31 +61,40 @@ def run_eval(sae, caches, model, torch_on=EVAL_COLLECTIONS):
         dids, dtexts = load_corpus(n)
         qids, qtexts, qrels = load_test_queries(n)
         r = res.setdefault(n, {})
-        r["bm25"] = metrics(bm25_scores(dtexts, qtexts), qids, dids, qrels)
+        B = bm25_scores(dtexts, qtexts)
+        r["bm25"] = metrics(B, qids, dids, qrels)
+        np.save(WORK_DIR / f"scores_bm25_{n}.npy", B)
         print(f"  eval {n}: bm25 {r['bm25']['ndcg10']:.3f}", flush=True)
         if n not in caches:
             continue
         qe = encode_cache(qtexts, DOC_MAX_LEN, model=model, keep_states=False).emb
-        r["teacher"] = metrics(qe @ caches[n].emb.T, qids, dids, qrels)
-        print(f"  eval {n}: teacher {r['teacher']['ndcg10']:.3f}", flush=True)
+        Tm = qe @ caches[n].emb.T
+        r["teacher"] = metrics(Tm, qids, dids, qrels)
+        r["hybrid_teacher_bm25"] = metrics(hybrid(Tm, B), qids, dids, qrels)
+        print(f"  eval {n}: teacher {r['teacher']['ndcg10']:.3f}, dense+BM25 hybrid "
+              f"{r['hybrid_teacher_bm25']['ndcg10']:.3f}", flush=True)
         if n in torch_on:
             qc = encode_cache(qtexts, QUERY_MAX_LEN, model=model)
             t = time.time()
             dv = torch_vectors(sae, caches[n], DOC_K)
             qv = torch_vectors(sae, qc, Q_K)
-            r["sae_fp32_torch"] = _score(n, qv, dv, qids, dids, qrels, {"doc_encode_s": time.time() - t})
+            keep = []
+            r["sae_fp32_torch"] = _score(n, qv, dv, qids, dids, qrels, {"doc_encode_s": time.time() - t}, keep)
+            r["hybrid_sae_fp32_bm25"] = metrics(hybrid(keep[0], B), qids, dids, qrels)
             print(f"  eval {n}: sae fp32 (torch) {r['sae_fp32_torch']['ndcg10']:.3f} "
-                  f"nnz_d {r['sae_fp32_torch']['nnz_d']:.0f}", flush=True)
+                  f"nnz_d {r['sae_fp32_torch']['nnz_d']:.0f}, concepts+BM25 hybrid "
+                  f"{r['hybrid_sae_fp32_bm25']['ndcg10']:.3f}", flush=True)
         r["time_s"] = time.time() - t0
     return res
 
 
-def onnx_eval(enc, dtexts, qtexts, qids, dids, qrels):
+def onnx_eval(enc, dtexts, qtexts, qids, dids, qrels, keep_scores=None):
     t = time.time()
     dv = enc.encode(dtexts, DOC_MAX_LEN, batch=8, top_k=DOC_K, progress=True)
     dt = time.time() - t
     qv = enc.encode(qtexts, QUERY_MAX_LEN, batch=8, top_k=Q_K)
-    return _score("", qv, dv, qids, dids, qrels, {"docs_per_s": len(dtexts) / dt, "doc_encode_s": dt})
+    return _score("", qv, dv, qids, dids, qrels, {"docs_per_s": len(dtexts) / dt, "doc_encode_s": dt},
+                  keep_scores)
 
 
 def _f(x):
@@ -82,6 +102,9 @@ def _f(x):
 
 
 def render_report(info) -> str:
+    if str(info.get("version", "1")).startswith("2"):
+        from .report2 import render
+        return render(info)
     from .report_text import render
     return render(info)
 

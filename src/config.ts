@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { INDEX_NAME_RULE, indexNameProblem, QUEUE_NAME_RULE, queueNameProblem } from './names.js';
 
 /** Root of the installed package (where models/ and mappings/ live), whether run from src/ or dist/src/. */
 export const PACKAGE_ROOT = (() => {
@@ -20,6 +21,14 @@ const boolish = z
   .union([z.boolean(), z.string()])
   .transform((v) => (typeof v === 'boolean' ? v : ['1', 'true', 'yes', 'on'].includes(v.toLowerCase())));
 
+/** A string checked by a name rule (src/names.ts); the message says what is wrong and the rule. */
+function named(kind: string, problemOf: (s: string) => string | undefined, rule: string) {
+  return z.string().superRefine((v, ctx) => {
+    const problem = problemOf(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not a valid ${kind} name (${problem}); ${rule}` });
+  });
+}
+
 /**
  * The one validated configuration. Every value has an environment variable (documented in the
  * README) and most have a CLI flag; flags win over the environment, the environment over defaults.
@@ -34,8 +43,10 @@ export const ConfigSchema = z.object({
   opensearchInsecure: boolish.default(false),
   redisUrl: z.string().default('redis://127.0.0.1:6379'),
   modelDir: z.string().default(DEFAULT_MODEL_DIR),
-  index: z.string().min(1).default('concepts-docs'),
-  queue: z.string().min(1).default('saesplade-ingest'),
+  /** An index or alias: OpenSearch's name rules (src/names.ts), so no wildcard, list or `_all`. */
+  index: named('index or alias', indexNameProblem, INDEX_NAME_RULE).default('concepts-docs'),
+  /** A BullMQ queue: no `:` (BullMQ's key separator) nor Redis key-pattern characters. */
+  queue: named('queue', queueNameProblem, QUEUE_NAME_RULE).default('saesplade-ingest'),
   /** `cpu`, `cuda` or `cuda:N`. */
   device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, 'expected cpu, cuda or cuda:N').default('cpu'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -58,25 +69,44 @@ export const ENV_VARS: Record<keyof Config, string> = {
   logLevel: 'LOG_LEVEL',
 };
 
+/** The CLI flag of each config key that has one (named in errors when the value came from it). */
+export const CONFIG_FLAGS: Partial<Record<keyof Config, string>> = {
+  opensearchUrl: '--opensearch-url',
+  redisUrl: '--redis-url',
+  modelDir: '--model',
+  index: '--index',
+  queue: '--queue',
+  device: '--device',
+};
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Builds the config from the environment and (optionally) CLI flags; throws ConfigError naming the bad setting. */
+/**
+ * Builds the config from the environment and (optionally) CLI flags; throws ConfigError naming the
+ * bad setting where its value came from (`index (--index; env SAESPLADE_INDEX): ...` for a flag,
+ * `index (SAESPLADE_INDEX): ...` for the environment), on one line.
+ */
 export function loadConfig(flags: Partial<Record<keyof Config, unknown>> = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, unknown> = {};
+  const fromFlag = new Set<keyof Config>();
   for (const [key, envName] of Object.entries(ENV_VARS) as [keyof Config, string][]) {
     const fromEnv = env[envName];
     if (fromEnv !== undefined && fromEnv !== '') raw[key] = fromEnv;
-    if (flags[key] !== undefined) raw[key] = flags[key];
+    if (flags[key] !== undefined) {
+      raw[key] = flags[key];
+      fromFlag.add(key);
+    }
   }
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => {
       const key = String(i.path[0]) as keyof Config;
-      return `${key} (${ENV_VARS[key] ?? '?'}): ${i.message}`;
+      const where = fromFlag.has(key) && CONFIG_FLAGS[key] ? `${CONFIG_FLAGS[key]}; env ${ENV_VARS[key]}` : (ENV_VARS[key] ?? '?');
+      return `${key} (${where}): ${i.message}`;
     });
-    throw new ConfigError('invalid configuration:\n  ' + problems.join('\n  '));
+    throw new ConfigError('invalid configuration: ' + problems.join('; '));
   }
   return parsed.data;
 }

@@ -7,7 +7,7 @@ import { createLogger } from '../log.js';
 import { describeCpu, machineInfo } from '../machine.js';
 import { benchGroup } from './bench.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
-import { intOption } from './encode.js';
+import { intListOption, intOption, RANGES } from './options.js';
 
 /** Reads up to `limit` texts from a JSONL corpus: BEIR (`title` + `text`) or any object with `text` (or a JSON string per line). */
 export async function readCorpusTexts(file: string, limit: number): Promise<string[]> {
@@ -40,8 +40,6 @@ export async function readCorpusTexts(file: string, limit: number): Promise<stri
   return out;
 }
 
-const intList = (name: string, min: number) => (v: string): number[] =>
-  v.split(',').map((x) => intOption(name, min)(x.trim()));
 
 export interface EncoderBenchRow {
   workers: number;
@@ -68,9 +66,9 @@ export function register(program: Command): void {
   )
     .requiredOption('--corpus <file>', 'JSONL corpus: BEIR corpus.jsonl (title + text) or objects with "text"')
     .option('--limit <n>', 'texts to encode per setting', intOption('--limit', 1), 200)
-    .option('--batch-sizes <list>', 'comma-separated batch sizes', intList('--batch-sizes', 1), [8])
-    .option('--threads <list>', 'comma-separated total thread counts', intList('--threads', 1), [2])
-    .option('--workers <list>', 'comma-separated worker counts (0 = in-process)', intList('--workers', 0), [0])
+    .option('--batch-sizes <list>', 'comma-separated batch sizes', intListOption('--batch-sizes', ...RANGES.encoderBatch), [8])
+    .option('--threads <list>', 'comma-separated total thread counts', intListOption('--threads', ...RANGES.threads), [2])
+    .option('--workers <list>', 'comma-separated worker counts (0 = in-process)', intListOption('--workers', ...RANGES.encoderWorkers), [0])
     .option('--warmup <n>', 'texts encoded before timing each setting', intOption('--warmup', 0), 16)
     .option('--query', 'query mode')
     .option('--long <mode>', 'truncate or passages', 'truncate')

@@ -3,7 +3,7 @@ import { benchIngest, type BenchIngestResult } from '../ingest/bench.js';
 import { describeCpu } from '../machine.js';
 import { benchGroup } from './bench.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
-import { positiveInt } from './ingest.js';
+import { intOption, RANGES, rangedInt } from './options.js';
 
 function formatBench(r: BenchIngestResult): string {
   return [
@@ -25,11 +25,11 @@ export function register(program: Command): void {
       .command('ingest')
       .description('raw encoder docs/s vs end-to-end ingest docs/s (file → queue → worker → searchable), and the worker\'s peak RSS')
       .requiredOption('--corpus <file>', 'BEIR corpus.jsonl (or JSON Lines with id/title/text)')
-      .option('--limit <n>', 'documents to use (the first N)', positiveInt, 512)
-      .option('--batch-size <n>', 'documents per batch job', positiveInt, 32)
-      .option('--concurrency <n>', 'worker concurrency', positiveInt, 2)
-      .option('--encoder-batch-size <n>', 'texts per encoder forward pass (default: the encoder default)', positiveInt)
-      .option('--threads <n>', 'encoder threads (default: all cores)', positiveInt)
+      .option('--limit <n>', 'documents to use (the first N)', intOption('--limit', 1), 512)
+      .option('--batch-size <n>', 'documents per batch job', rangedInt('--batch-size', RANGES.jobBatch), 32)
+      .option('--concurrency <n>', 'worker concurrency', rangedInt('--concurrency', RANGES.concurrency), 2)
+      .option('--encoder-batch-size <n>', 'texts per encoder forward pass (default: the encoder default)', rangedInt('--encoder-batch-size', RANGES.encoderBatch))
+      .option('--threads <n>', 'encoder threads (default: all cores)', rangedInt('--threads', RANGES.threads))
       .option('--keep-index', 'keep the bench index')
       .option('--json', 'print the result as JSON'),
   ).action(async (opts: Record<string, any>) => {

@@ -9,6 +9,7 @@ import { SEARCH_MODES, type SearchMode } from '../search/translator.js';
 import type { SparseVector } from '../sparse.js';
 import { benchGroup } from './bench.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
+import { RANGES } from './options.js';
 import { intOption, listOption, requestOptions, withQueryOptions } from './query-options.js';
 import { percentile } from '../eval/stats.js';
 
@@ -82,7 +83,7 @@ export function register(program: Command): void {
   ).action(async (opts: Record<string, any>) => {
     const config = configFrom(opts);
     const variants = (opts.variants as string[]).map(parseVariant);
-    const concurrency = (opts.concurrency as string[]).map((c) => intOption('--concurrency', 1)(c));
+    const concurrency = (opts.concurrency as string[]).map((c) => intOption('--concurrency', ...RANGES.concurrency)(c));
     let qrels: Qrels | undefined;
     let queries = readQueries(opts.queries, Number.MAX_SAFE_INTEGER);
     if (opts.qrels) {

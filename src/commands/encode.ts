@@ -4,6 +4,7 @@ import type { EncodeMode, LongTextMode } from '../encoder/types.js';
 import { createLogger } from '../log.js';
 import type { SparseVector } from '../sparse.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
+import { intOption, numberOption, RANGES, rangedInt } from './options.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -11,13 +12,6 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export function intOption(name: string, min = 0) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got '${v}'`);
-    return n;
-  };
-}
 
 function topConcepts(v: SparseVector, n: number, label: (id: number) => string | undefined) {
   const order = [...v.indices.keys()].sort((a, b) => v.values[b]! - v.values[a]! || v.indices[a]! - v.indices[b]!);
@@ -39,10 +33,10 @@ export function register(program: Command): void {
     .option('--json', 'print JSON: per text the full vector (concept id -> weight) and the top concepts')
     .option('--raw', 'skip pruning (every positive weight the graph gives)')
     .option('--top-k <n>', 'prune: keep at most n concepts (overrides the package default)', intOption('--top-k', 0))
-    .option('--min-weight <w>', 'prune: drop weights below w', Number)
+    .option('--min-weight <w>', 'prune: drop weights below w', numberOption('--min-weight', 0))
     .option('--long <mode>', 'documents over the max length: truncate or passages', 'truncate')
-    .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', intOption('--threads', 1))
-    .option('--batch-size <n>', 'texts per forward pass (default 8, or 1 for a batch-dependent int8 graph)', intOption('--batch-size', 1))
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: all cores)', rangedInt('--threads', RANGES.threads))
+    .option('--batch-size <n>', 'texts per forward pass (default 8, or 1 for a batch-dependent int8 graph)', rangedInt('--batch-size', RANGES.encoderBatch))
     .action(async (texts: string[], opts: Record<string, unknown>) => {
       const config = configFrom(opts);
       const log = createLogger(config.logLevel);

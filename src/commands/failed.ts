@@ -2,9 +2,10 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { JobSetStore, type FailedDoc } from '../queue/index.js';
+import { redactUrl } from '../errors.js';
 import { createRedis } from '../redis.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
-import { positiveInt } from './ingest.js';
+import { intOption } from './options.js';
 
 export function formatFailed(f: FailedDoc): string {
   return `${f.source}${f.id !== undefined && !f.source.endsWith(f.id) ? ` (id ${f.id})` : ''}  ${f.code}: ${f.reason}`;
@@ -17,7 +18,7 @@ export function register(program: Command): void {
       .command('failed')
       .description('list (or export as JSON Lines) the failed documents of a job set: location, id, reason')
       .argument('<job-set>', 'job set id printed by `saesplade ingest`')
-      .option('--limit <n>', 'list at most this many (default all)', positiveInt)
+      .option('--limit <n>', 'list at most this many (default all)', intOption('--limit', 1))
       .option('--export <file>', 'write every failed document as one JSON line {source, id, code, reason, at}')
       .option('--json', 'print the result as JSON'),
   ).action(async (setId: string, opts: Record<string, any>) => {
@@ -26,7 +27,7 @@ export function register(program: Command): void {
     try {
       const store = new JobSetStore(redis);
       const info = await store.get(setId);
-      if (!info) throw new Error(`job set ${setId} not found in ${config.redisUrl} (it expires 7 days after its last update)`);
+      if (!info) throw new Error(`job set ${setId} not found in ${redactUrl(config.redisUrl)} (it expires 7 days after its last update)`);
       if (opts.export) {
         const out = createWriteStream(opts.export);
         let n = 0;

@@ -1,13 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { formatSummary, ingest } from '../ingest/index.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
-
-/** Commander parser for a positive integer option. */
-export function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  return n;
-}
+import { RANGES, rangedInt } from './options.js';
 
 /** `saesplade ingest <file|->`: queue a JSON Lines source as a job set, optionally wait for it. */
 export function register(program: Command): void {
@@ -30,11 +24,11 @@ One-command demo (no separate worker): saesplade ingest corpus.jsonl --with-work
       .option('--id-field <name>', 'field holding the document id', 'id')
       .option('--text-fields <list>', 'comma-separated text fields, encoded in order (first of several = title)', 'title,text')
       .option('--metadata-field <name>', 'field holding an object stored as metadata', 'metadata')
-      .option('--max-doc-bytes <n>', 'reject lines longer than this many bytes', positiveInt, 1024 * 1024)
-      .option('--batch-size <n>', 'documents per batch job', positiveInt, 32)
+      .option('--max-doc-bytes <n>', 'reject lines longer than this many bytes', rangedInt('--max-doc-bytes', RANGES.docBytes), 1024 * 1024)
+      .option('--batch-size <n>', 'documents per batch job', rangedInt('--batch-size', RANGES.jobBatch), 32)
       .option('--wait', 'wait until every document is indexed, skipped or failed (progress on stderr), then refresh')
       .option('--with-worker', 'also run a worker in this process until the job set is done (implies --wait)')
-      .option('--concurrency <n>', 'batch jobs the in-process worker runs at once (--with-worker)', positiveInt, 2)
+      .option('--concurrency <n>', 'batch jobs the in-process worker runs at once (--with-worker)', rangedInt('--concurrency', RANGES.concurrency), 2)
       .option('--no-refresh', 'do not refresh the index after waiting')
       .option('--json', 'print the result as JSON'),
   ).action(async (source: string, opts: Record<string, any>) => {

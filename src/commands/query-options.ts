@@ -1,23 +1,10 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { SearchRequest } from '../search/search.js';
 import { SEARCH_MODES, type HybridWeights, type JsonObject, type QueryPruning, type SearchMode } from '../search/translator.js';
+import { intOption, JAVA_INT_MAX, numberOption } from './options.js';
 
-/** Option parsers and query-shaping options shared by `search` and `bench query`. */
-export function intOption(name: string, min = 0) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-    return n;
-  };
-}
-
-export function numberOption(name: string, min: number, max = Infinity) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}]`);
-    return n;
-  };
-}
+/** Option parsers and query-shaping options shared by `search` and `bench query` (numbers: ./options.ts). */
+export { intOption, numberOption } from './options.js';
 
 export function modeOption(v: string): SearchMode {
   if (!(SEARCH_MODES as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${SEARCH_MODES.join(', ')}`);
@@ -58,13 +45,13 @@ export function listOption(v: string): string[] {
 /** Adds the query-shaping options that `search` and `bench query` share. */
 export function withQueryOptions(cmd: Command): Command {
   return cmd
-    .option('--top-k-concepts <k>', 'keep at most the k heaviest query concepts', intOption('--top-k-concepts', 1))
+    .option('--top-k-concepts <k>', 'keep at most the k heaviest query concepts', intOption('--top-k-concepts', 1, JAVA_INT_MAX))
     .option('--min-weight <w>', 'drop query concepts lighter than w', numberOption('--min-weight', 0))
     .option('--max-ratio <r>', 'drop query concepts lighter than r x the heaviest', numberOption('--max-ratio', 0, 1))
     .option('--mass <share>', 'keep the heaviest query concepts holding this share of the weight', numberOption('--mass', 0, 1))
-    .option('--max-clauses <n>', "the cluster's indices.query.bool.max_clause_count", intOption('--max-clauses', 1), 1024)
-    .option('--two-phase [heavy]', 'heavy concepts (default 16) in the query, all of them in a rescore over --window (off by default)', intOption('--two-phase', 1))
-    .option('--window <n>', 'rescore window for --two-phase, fusion window for rrf (default 5 x size)', intOption('--window', 1))
+    .option('--max-clauses <n>', "the cluster's indices.query.bool.max_clause_count", intOption('--max-clauses', 1, JAVA_INT_MAX), 1024)
+    .option('--two-phase [heavy]', 'heavy concepts (default 16) in the query, all of them in a rescore over --window (off by default)', intOption('--two-phase', 1, JAVA_INT_MAX))
+    .option('--window <n>', 'rescore window for --two-phase, fusion window for rrf (default 5 x size)', intOption('--window', 1, JAVA_INT_MAX))
     .option('--hybrid-weights <c,b>', 'weights of concepts and BM25 for hybrid (score boosts) and rrf (list weights)', weightsOption)
     .option('--rrf-k <k>', 'reciprocal rank fusion constant', numberOption('--rrf-k', 0), 60)
     .option('--text-fields <list>', 'fields BM25 searches', listOption, ['title', 'text']);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { reindex, type ReindexResult } from '../reindex/index.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
-import { positiveInt } from './ingest.js';
+import { indexNameOption, intOption, RANGES, rangedInt } from './options.js';
 
 export function formatReindex(r: ReindexResult): string {
   const lines = [`reindex ${r.sources.join(', ') || '?'} → ${r.target} (alias ${r.alias}, model ${r.model.name}@${r.model.version}): ${r.status}`];
@@ -38,17 +38,17 @@ The source is never modified. Interrupted? Run the same command again: it contin
 With --wait: waits, verifies (counts, a re-encoded sample) and moves the alias in one _aliases call.
 Writes to the alias during the run are forwarded to the new index (docs/REINDEX.md).`,
       )
-      .requiredOption('--source <index|alias>', 'index or alias to read (never modified)')
-      .option('--alias <name>', 'alias to move to the new index (default: --source when it is an alias)')
+      .requiredOption('--source <index|alias>', 'index or alias to read (never modified)', indexNameOption('--source'))
+      .option('--alias <name>', 'alias to move to the new index (default: --source when it is an alias)', indexNameOption('--alias'))
       .option('--text-fields <list>', 'comma-separated source fields to encode (first of several = title)', 'title,text')
-      .option('--slices <n>', 'point-in-time slices read in parallel', positiveInt, 2)
-      .option('--page-size <n>', 'documents per page (= per job)', positiveInt, 32)
+      .option('--slices <n>', 'point-in-time slices read in parallel', intOption('--slices', 1, 1024), 2)
+      .option('--page-size <n>', 'documents per page (= per job)', intOption('--page-size', 1, 10_000), 32)
       .option('--keep-old', 'keep the previous index for rollback (default)')
       .option('--delete-old', 'delete the previous index after the switch')
       .option('--wait', 'wait for the jobs, verify, switch the alias')
       .option('--with-worker', 'also run a worker with the new model in this process (implies --wait)')
-      .option('--concurrency <n>', 'jobs the in-process worker runs at once', positiveInt, 2)
-      .option('--sample <n>', 'documents re-encoded and compared before the switch', positiveInt, 20)
+      .option('--concurrency <n>', 'jobs the in-process worker runs at once', rangedInt('--concurrency', RANGES.concurrency), 2)
+      .option('--sample <n>', 'documents re-encoded and compared before the switch', intOption('--sample', 1, 10_000), 20)
       .option('--restart', 'delete the new index and this run\'s progress first, and start over')
       .option('--json', 'print the result as JSON'),
   ).action(async (opts: Record<string, any>) => {

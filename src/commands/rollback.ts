@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { rollback } from '../reindex/index.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
+import { indexNameOption } from './options.js';
 
 /** `saesplade rollback --alias <name>`: move an alias back to the index it pointed to before the last reindex. */
 export function register(program: Command): void {
@@ -8,7 +9,7 @@ export function register(program: Command): void {
     program
       .command('rollback')
       .description('move an alias back to the index it pointed to before the last reindex switch')
-      .requiredOption('--alias <name>', 'the alias to move back')
+      .requiredOption('--alias <name>', 'the alias to move back', indexNameOption('--alias'))
       .option('--json', 'print the result as JSON'),
   ).action(async (opts: Record<string, any>) => {
     const res = await rollback({ config: configFrom(opts), alias: opts.alias });

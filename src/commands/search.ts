@@ -5,6 +5,7 @@ import { search, type SearchHit, type SearchResult } from '../search/search.js';
 import { SEARCH_MODES, type SearchMode } from '../search/translator.js';
 import * as benchQuery from './bench-query.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
+import { JAVA_INT_MAX } from './options.js';
 import { intOption, jsonClauseOption, listOption, modeOption, requestOptions, withQueryOptions } from './query-options.js';
 
 // ---- human rendering ----
@@ -73,11 +74,11 @@ export function register(program: Command): void {
         .description('search a concept index: the query is encoded into concepts and scored as a dot product (or BM25, or both)')
         .argument('<query...>', 'the query text')
         .option('--mode <mode>', `${SEARCH_MODES.join(' | ')}`, modeOption, 'concepts')
-        .option('-n, --size <n>', 'hits per page', intOption('--size', 0), 10)
-        .option('--from <n>', 'offset of the first hit', intOption('--from', 0), 0)
+        .option('-n, --size <n>', 'hits per page', intOption('--size', 0, JAVA_INT_MAX), 10)
+        .option('--from <n>', 'offset of the first hit', intOption('--from', 0, JAVA_INT_MAX), 0)
         .option('--filter <json>', 'OpenSearch query clause as a filter, e.g. \'{"term":{"model_version":"1.0.0"}}\' (repeatable)', jsonClauseOption)
         .option('--fields <list>', '_source fields to return (comma-separated; default: all but the concept map)', listOption)
-        .option('--explain [n]', 'list the n concepts (default 5) that contributed most to each hit', intOption('--explain', 1))
+        .option('--explain [n]', 'list the n concepts (default 5) that contributed most to each hit', intOption('--explain', 1, 1000))
         .option('--dsl', 'include the request bodies sent to OpenSearch (with --json, or printed after the hits)')
         .option('--json', 'print the result as JSON'),
     ),

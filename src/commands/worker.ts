@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { startIngestWorker } from '../ingest/index.js';
 import { log } from '../log.js';
 import { configFrom, withConfigOptions } from './common.js';
-import { positiveInt } from './ingest.js';
+import { RANGES, rangedInt } from './options.js';
 
 /** `saesplade worker`: process ingest batch jobs until SIGTERM/SIGINT. */
 export function register(program: Command): void {
@@ -16,12 +16,12 @@ export function register(program: Command): void {
 Runs until SIGTERM or SIGINT, then finishes the jobs in hand and exits (a second signal exits at
 once; jobs it held are picked up again by another worker once their lock expires).`,
       )
-      .option('--concurrency <n>', 'batch jobs run at once; encoding takes turns, I/O overlaps it', positiveInt, 2)
-      .option('--batch-size <n>', 'texts per encoder forward pass (default: the encoder default)', positiveInt)
-      .option('--threads <n>', 'encoder threads in total (default: all cores)', positiveInt)
-      .option('--encoder-workers <n>', 'encoder worker threads (0 = in the main thread)', (v) => Number(v), 1)
-      .option('--lock-duration <ms>', 'job lock duration; a job whose lock expires is redone elsewhere', positiveInt, 120_000)
-      .option('--stalled-interval <ms>', 'how often to look for jobs of dead workers', positiveInt, 30_000)
+      .option('--concurrency <n>', 'batch jobs run at once; encoding takes turns, I/O overlaps it', rangedInt('--concurrency', RANGES.concurrency), 2)
+      .option('--batch-size <n>', 'texts per encoder forward pass (default: the encoder default)', rangedInt('--batch-size', RANGES.encoderBatch))
+      .option('--threads <n>', 'encoder threads in total (default: all cores)', rangedInt('--threads', RANGES.threads))
+      .option('--encoder-workers <n>', 'encoder worker threads (0 = in the main thread)', rangedInt('--encoder-workers', RANGES.encoderWorkers), 1)
+      .option('--lock-duration <ms>', `job lock duration, ${RANGES.lockDurationMs[0]} to ${RANGES.lockDurationMs[1]}; a job whose lock expires is redone elsewhere`, rangedInt('--lock-duration', RANGES.lockDurationMs), 120_000)
+      .option('--stalled-interval <ms>', 'how often to look for jobs of dead workers', rangedInt('--stalled-interval', RANGES.stalledIntervalMs), 30_000)
       .option('--json', 'print JSON lines on stdout: {"event":"ready"} when ready, {"event":"closed",...} with totals at exit'),
   ).action(async (opts: Record<string, any>) => {
     const config = configFrom(opts);

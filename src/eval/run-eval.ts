@@ -10,6 +10,8 @@ import { log as defaultLog } from '../log.js';
 import { machineInfo, type MachineInfo } from '../machine.js';
 import { checkOpenSearch, createOpenSearchClient } from '../opensearch/client.js';
 import { CONCEPT_FIELD } from '../opensearch/indexes.js';
+import { deleteIndexSafely } from '../opensearch/safety.js';
+import { assertIndexName, assertQueueName } from '../names.js';
 import { createIngestQueue, JobSetStore } from '../queue/index.js';
 import { createRedis } from '../redis.js';
 import { search, type SearchRequest, type SearchResult } from '../search/search.js';
@@ -163,9 +165,9 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
   const model = modelIdentity(modelDir);
 
   const ds: BeirDataset = await loadBeirDataset(opts.dataset);
-  const index = opts.index ?? defaultEvalIndex(ds.name, model);
+  const index = assertIndexName('--index', opts.index ?? defaultEvalIndex(ds.name, model));
   const ownQueue = opts.queue === undefined;
-  const queueName = opts.queue ?? `saesplade-eval-${Date.now().toString(36)}-${process.pid}`;
+  const queueName = assertQueueName('--queue', opts.queue ?? `saesplade-eval-${Date.now().toString(36)}-${process.pid}`);
   const config: Config = { ...opts.config, index, queue: queueName };
   const queries = opts.limitQueries !== undefined ? ds.queries.slice(0, opts.limitQueries) : ds.queries;
   say(`eval ${ds.name}: ${ds.docIds.length} documents, ${ds.queries.length} judged queries${queries.length < ds.queries.length ? ` (running ${queries.length})` : ''}; index ${index}; model ${model.name}@${model.version}`);
@@ -180,7 +182,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     const exists = (await client.indices.exists({ index })).body as boolean;
     if (exists && opts.recreate) {
       say(`deleting the existing index ${index} (--recreate)`);
-      await client.indices.delete({ index });
+      await deleteIndexSafely(client, index, '--recreate');
     } else if (exists) {
       const { problem, resumable } = await reuseCheck(client, index, ds, model);
       if (!opts.reuse) {

@@ -13,6 +13,7 @@ import { produceJobSet } from './producer.js';
 import { waitForJobSet } from './progress.js';
 import { modelIdentity } from './run-ingest.js';
 import { readSource } from './source-reader.js';
+import { deleteIndexSafely } from '../opensearch/safety.js';
 import { spawnWorker } from './spawn-worker.js';
 
 export interface BenchIngestOptions {
@@ -156,7 +157,7 @@ export async function benchIngest(opts: BenchIngestOptions): Promise<BenchIngest
     if (setId) await store.delete(setId);
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
-    if (!opts.keep) await client.indices.delete({ index: config.index }).catch(() => undefined);
+    if (!opts.keep) await deleteIndexSafely(client, config.index, 'bench ingest cleanup').catch(() => undefined);
     await Promise.allSettled([redis.quit(), client.close()]);
     rmSync(dir, { recursive: true, force: true });
   }

@@ -12,6 +12,8 @@ import { log as defaultLog } from '../log.js';
 import { checkOpenSearch, createOpenSearchClient, type Client } from '../opensearch/client.js';
 import { getEngine } from '../opensearch/engine.js';
 import { ensureConceptIndex, modelMeta } from '../opensearch/indexes.js';
+import { deleteIndexSafely, updateAliasesSafely } from '../opensearch/safety.js';
+import { assertIndexName } from '../names.js';
 import { createIngestQueue, INGEST_BATCH_JOB, JobSetStore, type FailedDoc, type IngestBatchJob, type JobSetInfo } from '../queue/index.js';
 import { checkRedis, createRedis } from '../redis.js';
 import {
@@ -142,6 +144,8 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
   const { config } = opts;
   const log = opts.log ?? defaultLog;
   const wait = Boolean(opts.wait || opts.withWorker);
+  assertIndexName('--source', opts.source);
+  if (opts.alias !== undefined) assertIndexName('--alias', opts.alias);
   const model = modelIdentity(config.modelDir);
   await checkRedis(config);
   const client = createOpenSearchClient(config);
@@ -186,7 +190,7 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
     if (src.indices.includes(target)) throw new ReindexError(`the source already is ${target} (built with ${model.name}@${model.version})`);
 
     if (opts.restart) {
-      await client.indices.delete({ index: target, ignore_unavailable: true } as any);
+      await deleteIndexSafely(client, target, 'reindex --restart');
       await Promise.all([state.delete(target), store.delete(setId)]);
       log.info({ target }, 'reindex: restarting from scratch');
     }
@@ -326,8 +330,7 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
     const deleted: string[] = [];
     if (opts.deleteOld) {
       for (const idx of previous.filter((i) => i !== target)) {
-        await client.indices.delete({ index: idx });
-        deleted.push(idx);
+        if (await deleteIndexSafely(client, idx, 'reindex --delete-old')) deleted.push(idx);
       }
     }
     log.info({ alias, from: previous, to: target }, 'reindex: alias switched');
@@ -430,9 +433,7 @@ export async function switchAlias(
       },
     } as any,
   });
-  await client.indices.updateAliases({
-    body: { actions: [...previous.map((index) => ({ remove: { index, alias } })), { add: { index: target, alias } }] } as any,
-  });
+  await updateAliasesSafely(client, [...previous.map((index) => ({ remove: { index, alias } })), { add: { index: target, alias } }], 'reindex alias switch');
   return previous;
 }
 
@@ -447,6 +448,7 @@ export interface RollbackResult {
  * `_meta.reindex.previous` of the index it points to now. The index rolled back from is kept.
  */
 export async function rollback(opts: { config: Config; alias: string; log?: Logger }): Promise<RollbackResult> {
+  assertIndexName('--alias', opts.alias);
   const client = createOpenSearchClient(opts.config);
   try {
     await checkOpenSearch(client, opts.config.opensearchUrl);
@@ -465,9 +467,7 @@ export async function rollback(opts: { config: Config; alias: string; log?: Logg
         throw new ReindexError(`the previous index ${p} no longer exists (deleted with --delete-old?): cannot roll back`);
       }
     }
-    await client.indices.updateAliases({
-      body: { actions: [{ remove: { index: from, alias: opts.alias } }, ...previous.map((index) => ({ add: { index, alias: opts.alias } }))] } as any,
-    });
+    await updateAliasesSafely(client, [{ remove: { index: from, alias: opts.alias } }, ...previous.map((index) => ({ add: { index, alias: opts.alias } }))], 'rollback');
     await client.indices.putMapping({
       index: from,
       body: { _meta: { ...meta, reindex: { ...meta.reindex, rolled_back_at: new Date().toISOString() } } } as any,

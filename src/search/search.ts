@@ -7,6 +7,7 @@ import type { Encoder, ModelIdentity } from '../encoder/types.js';
 import { assertIndexModel } from '../opensearch/indexes.js';
 import { CONCEPT_FIELD } from '../opensearch/indexes.js';
 import type { SparseVector } from '../sparse.js';
+import { indexNameMessage, indexNameProblem } from '../names.js';
 import {
   reciprocalRankFusion,
   rrfFetchBody,
@@ -202,6 +203,9 @@ function shapeSource(src: Record<string, unknown> | undefined, requested: Search
 /** Runs one search. See SearchRequest for the options; the result says what ran and how long it took. */
 export async function search(deps: SearchDeps, request: SearchRequest): Promise<SearchResult> {
   const t0 = performance.now();
+  // One index or alias, never a pattern or a list: `*` would mix hits of other models' indexes.
+  const badIndex = indexNameProblem(request.index);
+  if (badIndex) throw new SearchError(indexNameMessage('index', request.index, badIndex));
   const mode = request.mode ?? 'concepts';
   const size = request.size ?? 10;
   const from = request.from ?? 0;

@@ -30,6 +30,47 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** The passwords in URLs and the credentials an environment holds, for redactText. */
+export function secretsOf(env: NodeJS.ProcessEnv = process.env, urls: (string | undefined)[] = []): string[] {
+  const out = new Set<string>();
+  if (env.OPENSEARCH_PASSWORD) out.add(env.OPENSEARCH_PASSWORD);
+  for (const url of [env.REDIS_URL, env.OPENSEARCH_URL, ...urls]) {
+    if (!url) continue;
+    try {
+      const u = new URL(url);
+      if (u.password) {
+        out.add(u.password);
+        try {
+          out.add(decodeURIComponent(u.password));
+        } catch {
+          /* not valid percent-encoding: the raw form is enough */
+        }
+      }
+    } catch {
+      const m = /\/\/[^:/@]*:([^@/]+)@/.exec(url);
+      if (m) out.add(m[1]!);
+    }
+  }
+  return [...out].filter((s) => s.length > 0).sort((x, y) => y.length - x.length);
+}
+
+/** `text` with every URL's password and every given secret replaced by `***`. */
+export function redactText(text: string, secrets: string[] = []): string {
+  let out = text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, (url) => redactUrl(url));
+  for (const s of secrets) out = out.split(s).join('***');
+  return out;
+}
+
+/**
+ * Command-line arguments fit to print or write into a report: URL passwords (`--redis-url
+ * redis://:pw@host`, `--opensearch-url=https://u:pw@host`) and the values of OPENSEARCH_PASSWORD and
+ * of the passwords in REDIS_URL / OPENSEARCH_URL are replaced by `***`.
+ */
+export function redactArgs(args: string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  const secrets = secretsOf(env, args.map((a) => a.replace(/^--[\w-]+=/, '')));
+  return args.map((a) => redactText(a, secrets));
+}
+
 /** A short name for a low-level network/TLS failure (`ECONNREFUSED`, `TLS: self-signed certificate`, ...). */
 export function describeNetworkError(err: unknown): { what: string; hint?: string } {
   const e = err as { code?: string; message?: string } | undefined;

@@ -1,8 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
+import { redactArgs } from '../errors.js';
 import { EVAL_MODES, renderEvalMarkdown, renderEvalTable, runEval } from '../eval/index.js';
 import type { SearchMode } from '../search/translator.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
+import { RANGES, rangedInt } from './options.js';
 import { intOption, listOption, numberOption, requestOptions, withQueryOptions } from './query-options.js';
 
 function modesOption(v: string): SearchMode[] {
@@ -11,9 +13,13 @@ function modesOption(v: string): SearchMode[] {
   return list as SearchMode[];
 }
 
-/** The command line as typed (for the report), without the node/script prefix. */
-function commandLine(): string {
-  return ['saesplade', ...process.argv.slice(2)].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+/**
+ * The command line as typed (for the report), without the node/script prefix, and with URL
+ * passwords and the OPENSEARCH_PASSWORD / REDIS_URL / OPENSEARCH_URL credentials replaced by `***`:
+ * the report is meant to be shared.
+ */
+export function commandLine(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): string {
+  return ['saesplade', ...redactArgs(argv, env)].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
 /** `saesplade eval --dataset <BEIR dir>`: retrieval quality and cost through OpenSearch, per search mode. */
@@ -32,8 +38,8 @@ export function register(program: Command): void {
         .option('--reference <file>', 'REPORT.md with the Python toolkit\'s nDCG@10 (default: the model package\'s REPORT.md)')
         .option('--tolerance <x>', 'allowed |nDCG@10 gap| to the Python figure', numberOption('--tolerance', 0, 1), 0.01)
         .option('--warmup <n>', 'untimed queries per mode first', intOption('--warmup', 0), 5)
-        .option('--batch-size <n>', 'ingest: documents per batch job', intOption('--batch-size', 1), 32)
-        .option('--concurrency <n>', 'ingest: batch jobs the in-process worker runs at once', intOption('--concurrency', 1), 2)
+        .option('--batch-size <n>', 'ingest: documents per batch job', rangedInt('--batch-size', RANGES.jobBatch), 32)
+        .option('--concurrency <n>', 'ingest: batch jobs the in-process worker runs at once', rangedInt('--concurrency', RANGES.concurrency), 2)
         .option('--run-dir <dir>', 'write a TREC run file per mode (<dataset>.<mode>.trec)')
         .option('--report <file.md>', 'write a markdown report')
         .option('--keep-jobs', 'keep the ingest job set and queue in Redis (default: removed unless documents failed)')

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { reconcileJobSet } from '../ingest/index.js';
 import { createIngestQueue, JobSetStore, type JobSetInfo } from '../queue/index.js';
+import { redactUrl } from '../errors.js';
 import { createRedis } from '../redis.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 
@@ -28,7 +29,7 @@ export function register(program: Command): void {
     try {
       const store = new JobSetStore(redis);
       const first = await store.get(setId);
-      if (!first) throw new Error(`job set ${setId} not found in ${config.redisUrl} (it expires 7 days after its last update)`);
+      if (!first) throw new Error(`job set ${setId} not found in ${redactUrl(config.redisUrl)} (it expires 7 days after its last update)`);
       if (!first.done && first.queue) {
         // Settle jobs that failed while no worker could count them (e.g. stalled too often).
         const queue = createIngestQueue(first.queue, redis);

@@ -48,7 +48,7 @@ def pad_batch(seqs: list[list[int]]):
 
 @torch.no_grad()
 def encode_cache(texts: list[str], max_length: int, model=None, batch_tokens: int = 4096,
-                 keep_states: bool = True, log_every: float = 30.0) -> Cache:
+                 keep_states: bool = True, log_every: float = 30.0, max_batch: int = 64) -> Cache:
     model = model or load_backbone()
     seqs = tokenize(texts, max_length)
     lens = np.array([len(s) for s in seqs])
@@ -63,7 +63,7 @@ def encode_cache(texts: list[str], max_length: int, model=None, batch_tokens: in
     done = 0
     while i < len(order):
         L = lens[order[i]]
-        bs = max(1, min(64, batch_tokens // max(L, 1)))
+        bs = max(1, min(max_batch, batch_tokens // max(L, 1)))
         idx = order[i : i + bs]
         i += bs
         b_ids, b_mask = pad_batch([seqs[j] for j in idx])

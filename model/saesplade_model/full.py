@@ -12,8 +12,6 @@ from .backbone import Cache, encode_cache
 from .caches import doc_cache
 from .common import (DOC_MAX_LEN, EVAL_COLLECTIONS, QUERY_MAX_LEN, TRAIN_COLLECTIONS, WORK_DIR, load_backbone,
                      poolable_table)
-from .export import OnnxEncoder, export_onnx, quantize_weights_only
-from .package import sha256, write_package, backbone_path
 from .sae import TopKSAE, evaluate_sae, train_stage1
 from .stage2 import Stage2Data, pseudo_queries, teacher_negatives, train_stage2
 
@@ -21,12 +19,13 @@ PER_DOC = {"cisi": 2.0, "cacm": 1.0, "npl": 0.5}
 PACKAGE_VERSION = "2.0.0"
 PACKAGE_NAME = "sae-splade-minilm-l6-16k"
 
-# Stage 1 (model 2.0): TopK SAE on the token states of the training collections' documents *and* 60,000
-# WordNet synset texts (synonyms + gloss, every domain), STAGE1_STEPS x STAGE1_BATCH token samples
-# (8.2 M: 20x 1.1.0's 410k, several passes over ~2.4 M distinct tokens), AuxK on dead concepts.
-STAGE1_STEPS = 2000
+# Stage 1 (model 2.0): TopK SAE on the token states of the training collections' documents *and* 24,000
+# WordNet synset texts (synonyms + gloss, every domain), STAGE1_STEPS x STAGE1_BATCH token samples, AuxK on
+# dead concepts. The issue asks for 20x 1.1.0's 410k samples (8.2 M); on 2 cores shared with other jobs
+# (load ~9, 4-6 s/step) this build affords 600 x 4096 = 2.5 M (6x): see REPORT.md.
+STAGE1_STEPS = 600
 STAGE1_BATCH = 4096
-STAGE1_LR = 1e-3
+STAGE1_LR = 2e-3
 STAGE1_DEAD_TOKENS = 400_000
 # Stage 2: distil the label-free fused teacher (min-max dense cosine + min-max stemmed BM25 over each
 # pseudo-query's top 100, 0.5 / 0.5); the checkpoint is chosen on the dev split of real queries.
@@ -92,23 +91,52 @@ def build_stage2_data(caches, model, seed, teacher: str = STAGE2_TEACHER):
 
 
 class DevSplit:
-    """Real dev-split queries (odd ids) of cisi, cacm and npl: the only queries any choice looks at."""
+    """Real dev-split queries (odd ids) of cisi, cacm and npl: the only queries any choice looks at.
+
+    To fit 2 shared cores, the model ranks a per-collection candidate pool: the union over the dev queries of
+    their top POOL_DEPTH documents by stemmed BM25 and by the dense teacher, plus their judged documents
+    (a re-ranking nDCG@10; the final report ranks whole collections)."""
+    POOL_DEPTH = 30
 
     def __init__(self, caches, model, q_k=None):
         from .data import load_corpus, load_split_queries
+        from .evaluate import bm25_scores
         self.caches = caches
         self.q = {}
         for n in TRAIN_COLLECTIONS:
             qids, qtexts, qrels = load_split_queries(n, "dev")
-            self.q[n] = (qids, encode_cache(qtexts, QUERY_MAX_LEN, model=model), qrels, load_corpus(n)[0])
+            dids, dtexts = load_corpus(n)
+            B = bm25_scores(dtexts, qtexts)
+            qe = encode_cache(qtexts, DOC_MAX_LEN, model=model, keep_states=False).emb
+            Tm = qe @ caches[n].emb.T
+            where = {d: i for i, d in enumerate(dids)}
+            pool = set()
+            for i, q in enumerate(qids):
+                pool |= set(np.argsort(-B[i])[:self.POOL_DEPTH].tolist())
+                pool |= set(np.argsort(-Tm[i])[:self.POOL_DEPTH].tolist())
+                pool |= {where[d] for d in qrels.get(q, {}) if d in where}
+            rows = np.array(sorted(pool))
+            self.q[n] = (qids, encode_cache(qtexts, QUERY_MAX_LEN, model=model), qrels, [dids[r] for r in rows], rows)
+            print(f"  dev split {n}: {len(qids)} queries, candidate pool {len(rows)} of {len(dids)} documents",
+                  flush=True)
         self.q_k = q_k
 
     def score(self, sae, q_k=None, d_k=None, per_collection=False):
-        from .report import DOC_K, Q_K, _score, torch_vectors
+        from .evaluate import metrics, sparse_scores, sparse_stats, to_csr
+        from .report import DOC_K, Q_K, torch_vectors
+        from .backbone import Cache
         out = {}
-        for n, (qids, qc, qrels, dids) in self.q.items():
-            r = _score(n, torch_vectors(sae, qc, q_k or self.q_k or Q_K),
-                       torch_vectors(sae, self.caches[n], d_k or DOC_K), qids, dids, qrels)
+        for n, (qids, qc, qrels, pdids, rows) in self.q.items():
+            c = self.caches[n]
+            # the pool's documents as a small cache
+            lens = c.offsets[rows + 1] - c.offsets[rows]
+            offs = np.zeros(len(rows) + 1, dtype=np.int64)
+            offs[1:] = np.cumsum(lens)
+            sel = np.concatenate([np.arange(c.offsets[r], c.offsets[r + 1]) for r in rows])
+            sub = Cache(c.states[sel], c.ids[sel], offs, c.emb[rows])
+            Q, D = to_csr(torch_vectors(sae, qc, q_k or self.q_k or Q_K)), to_csr(torch_vectors(sae, sub, d_k or DOC_K))
+            r = metrics(sparse_scores(Q, D), qids, pdids, qrels)
+            r.update(sparse_stats(Q, D))
             out[n] = r
         mean = float(np.mean([r["ndcg10"] for r in out.values()]))
         print(f"    dev nDCG@10 {mean:.4f} (" + ", ".join(f"{n} {r['ndcg10']:.3f}" for n, r in out.items()) + ")",
@@ -162,13 +190,15 @@ def label_step(sae, caches, wn, m):
 
 def full_build(args, T):
     from .caches import wordnet_cache
+    from .export import export_onnx, quantize_weights_only
+    from .package import write_package
     m = load_backbone()
     info: dict = {"seed": args.seed, "steps": {}, "version": args.version or PACKAGE_VERSION}
     caches = {}
     for n in list(TRAIN_COLLECTIONS):
         caches[n] = T.step(f"backbone cache {n} (docs, {DOC_MAX_LEN} tokens)", doc_cache, n,
                            reuse=args.reuse_cache, model=m)
-    wn = T.step("backbone cache WordNet (60,000 synset texts, 64 tokens)", wordnet_cache, reuse=args.reuse_cache,
+    wn = T.step("backbone cache WordNet (24,000 synset texts, 64 tokens)", wordnet_cache, reuse=args.reuse_cache,
                 model=m)
     X = stage1_states(caches, wn)
     info["train_tokens"] = int(X.shape[0])

@@ -109,7 +109,7 @@ def concept_labels(sae, states: np.ndarray, ids: np.ndarray, max_tokens: int = 3
 def word_embeddings(words: list[str], model) -> dict[str, np.ndarray]:
     from .backbone import encode_cache
     uniq = sorted(set(words))
-    c = encode_cache(uniq, 16, model=model, keep_states=False, batch_tokens=8192)
+    c = encode_cache(uniq, 16, model=model, keep_states=False, batch_tokens=8192, max_batch=512)
     return {w: c.emb[i] for i, w in enumerate(uniq)}
 
 

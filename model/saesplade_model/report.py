@@ -12,7 +12,6 @@ from .common import DOC_MAX_LEN, EVAL_COLLECTIONS, QUERY_MAX_LEN, TRAIN_COLLECTI
 from .data import load_corpus, load_test_queries
 from .common import WORK_DIR
 from .evaluate import bm25_scores, hybrid, metrics, sparse_scores, sparse_stats, to_csr
-from .export import OnnxEncoder, prune
 from .package import PRUNING
 
 DOC_K = PRUNING["document"]["top_k"]
@@ -30,6 +29,7 @@ def torch_vectors(sae, cache, top_k, chunk=128):
 
 
 def _torch_vectors(sae, cache, top_k, chunk, poolable, gather_tokens):
+    from .export import prune
     out = []
     for a in range(0, len(cache), chunk):
         rows = np.arange(a, min(len(cache), a + chunk))

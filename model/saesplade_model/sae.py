@@ -19,6 +19,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def _adam(params, **kw):
+    """Adam, fused (one kernel over all parameters; 16k x 384 matrices make the default loop slow on CPU)."""
+    try:
+        return torch.optim.Adam(params, fused=True, **kw)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, **kw)
+
+
 class exact_select:
     """with exact_select(sae): fp32 top-k selection (as the exported graph does), whatever fast_select says."""
 
@@ -121,7 +129,7 @@ def train_stage1(sae: TopKSAE, states: np.ndarray, steps: int, batch: int = 4096
         sae.b_dec.data = sample.mean(0)
         var_total = ((sample - sample.mean(0)) ** 2).sum(1).mean().item()
     params = [sae.W_enc, sae.b_enc, sae.b_dec, sae.W_dec]
-    opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999))
+    opt = _adam(params, lr=lr, betas=(0.9, 0.999))
     warm = max(1, steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))))

@@ -168,7 +168,8 @@ def train_stage2(sae, data: Stage2Data, dev, steps: int, batch_q: int = 16, n_ne
     rng = np.random.default_rng(seed)
     poolable = poolable_table()
     params = [sae.W_enc, sae.b_enc, sae.b_dec]
-    opt = torch.optim.Adam([{"params": params, "lr": lr}, {"params": [sae.log_scale], "lr": 1e-2}])
+    from .sae import _adam
+    opt = _adam([{"params": params, "lr": lr}, {"params": [sae.log_scale], "lr": 1e-2}])
     warm_lr = max(1, steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm_lr) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))))

@@ -93,3 +93,21 @@ def bm25_scores(doc_texts: list[str], q_texts: list[str], k1: float = 0.9, b: fl
         if qids:
             out[i] = retr.get_scores(qids) if hasattr(retr, "get_scores") else 0
     return out
+
+
+def prune(ind: np.ndarray, val: np.ndarray, top_k: int | None = None, min_weight: float = 0.0, mass: float = 1.0):
+    """The manifest's pruning (same as export.prune): drop zero padding, keep top_k, drop below min_weight,
+    keep mass share."""
+    keep = val > 0
+    ind, val = ind[keep], val[keep]
+    o = np.argsort(-val, kind="stable")
+    ind, val = ind[o], val[o]
+    if top_k is not None:
+        ind, val = ind[:top_k], val[:top_k]
+    keep = val >= min_weight
+    ind, val = ind[keep], val[keep]
+    if mass < 1.0 and len(val):
+        c = np.cumsum(val)
+        n = int(np.searchsorted(c, mass * c[-1] - 1e-12) + 1)
+        ind, val = ind[:n], val[:n]
+    return ind.astype(np.int64), val.astype(np.float32)

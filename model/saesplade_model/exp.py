@@ -56,9 +56,15 @@ def stage2(name, **kw):
     steps = int(kw.pop("steps", full.STAGE2_STEPS))
     fkw = {k: float(v) for k, v in kw.items()}
     from .stage2 import train_stage2
+    as_build = bool(fkw.pop("as_build", 0))
+    eval_every = int(fkw.pop("eval_every", full.STAGE2_DEV_EVERY))
     r = train_stage2(sae, data, devslice, steps=steps, seed=13, dev_fn=dev.score, dev_every=full.STAGE2_DEV_EVERY,
-                     **fkw)
+                     eval_every=eval_every, **fkw)
     sae.load_state_dict(r.pop("best_state"))
+    if as_build:   # exactly what the build's stage 2 would write (same code, seed and settings)
+        r["n_train_queries"] = {n: int(len(data.train_idx[n])) for n in data.names}
+        torch.save(sae.state_dict(), WORK_DIR / "sae_stage2.pt")
+        (WORK_DIR / "stage2.json").write_text(json.dumps(r))
     torch.save(sae.state_dict(), WORK_DIR / f"sae_exp_{name}.pt")
     res = {"name": name, "teacher": teacher, "best_step": r["best_step"], "evals": r["evals"], "config": r["config"]}
     for qk in (64, 128):

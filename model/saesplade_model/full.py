@@ -29,10 +29,10 @@ STAGE1_LR = 2e-3
 STAGE1_DEAD_TOKENS = 400_000
 # Stage 2: distil the label-free fused teacher (min-max dense cosine + min-max stemmed BM25 over each
 # pseudo-query's top 100, 0.5 / 0.5); the checkpoint is chosen on the dev split of real queries.
-STAGE2_STEPS = 300
+STAGE2_STEPS = 200
 STAGE2_LR = 1e-3
 STAGE2_TEACHER = "fused"      # "fused" or "dense"
-STAGE2_DEV_EVERY = 50
+STAGE2_DEV_EVERY = 100
 TAU_FUSED = 0.1
 
 SWEEP_NOTES: list[str] = []
@@ -95,8 +95,9 @@ class DevSplit:
 
     To fit 2 shared cores, the model ranks a per-collection candidate pool: the union over the dev queries of
     their top POOL_DEPTH documents by stemmed BM25 and by the dense teacher, plus their judged documents
-    (a re-ranking nDCG@10; the final report ranks whole collections)."""
-    POOL_DEPTH = 30
+    (a re-ranking nDCG@10, top-k selection from bfloat16 pre-activations; the final report ranks whole
+    collections in fp32)."""
+    POOL_DEPTH = 20
 
     def __init__(self, caches, model, q_k=None):
         from .data import load_corpus, load_split_queries
@@ -134,7 +135,8 @@ class DevSplit:
             offs[1:] = np.cumsum(lens)
             sel = np.concatenate([np.arange(c.offsets[r], c.offsets[r + 1]) for r in rows])
             sub = Cache(c.states[sel], c.ids[sel], offs, c.emb[rows])
-            Q, D = to_csr(torch_vectors(sae, qc, q_k or self.q_k or Q_K)), to_csr(torch_vectors(sae, sub, d_k or DOC_K))
+            Q = to_csr(torch_vectors(sae, qc, q_k or self.q_k or Q_K, exact=False))
+            D = to_csr(torch_vectors(sae, sub, d_k or DOC_K, exact=False))
             r = metrics(sparse_scores(Q, D), qids, pdids, qrels)
             r.update(sparse_stats(Q, D))
             out[n] = r
@@ -233,7 +235,8 @@ def full_build(args, T):
                                build_stage2_data, caches, m, args.seed)
             r = T.step("stage 2 ranking training", train_stage2, sae, data, dev,
                        steps=args.stage2_steps or STAGE2_STEPS, lr=STAGE2_LR, seed=args.seed,
-                       time_budget_s=args.stage2_budget_s, dev_fn=dev_split.score, dev_every=STAGE2_DEV_EVERY)
+                       time_budget_s=args.stage2_budget_s, dev_fn=dev_split.score, dev_every=STAGE2_DEV_EVERY,
+                       eval_every=STAGE2_DEV_EVERY)
             sae.load_state_dict(r.pop("best_state"))
             r["n_train_queries"] = {n: int(len(data.train_idx[n])) for n in data.names}
             info["stage2"] = r

@@ -19,17 +19,24 @@ Q_K = PRUNING["query"]["top_k"]
 
 
 @torch.no_grad()
-def torch_vectors(sae, cache, top_k, chunk=128):
+def torch_vectors(sae, cache, top_k, chunk=128, exact=True):
+    """exact=False: top-k selection from a bfloat16 pre-activation (dev-split choices only, for speed)."""
     poolable = poolable_table()
-    out = []
     from .stage2 import gather_tokens
     from .sae import exact_select
+    if not exact:
+        old = sae.fast_select
+        sae.fast_select = True
+        try:
+            return _torch_vectors(sae, cache, top_k, chunk, poolable, gather_tokens)
+        finally:
+            sae.fast_select = old
     with exact_select(sae):
         return _torch_vectors(sae, cache, top_k, chunk, poolable, gather_tokens)
 
 
 def _torch_vectors(sae, cache, top_k, chunk, poolable, gather_tokens):
-    from .export import prune
+    from .evaluate import prune
     out = []
     for a in range(0, len(cache), chunk):
         rows = np.arange(a, min(len(cache), a + chunk))

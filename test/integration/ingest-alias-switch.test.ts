@@ -9,7 +9,7 @@ import { createOpenSearchClient, type Client } from '../../src/opensearch/client
 import { conceptIndexBody, ensureConceptIndex } from '../../src/opensearch/indexes.js';
 import { createIngestQueue, JobSetStore } from '../../src/queue/index.js';
 import { createRedis } from '../../src/redis.js';
-import { cleanup, scifactLines, tempFile, uniqueConfig } from './ingest-helpers.js';
+import { cleanup, sampleLines, tempFile, uniqueConfig } from './ingest-helpers.js';
 
 const config = uniqueConfig('alias-switch'); // config.index is used as the alias name
 const indexA = `${config.index}-a`;
@@ -53,7 +53,7 @@ async function run(lines: string[]) {
 }
 
 it('refuses to write through an alias that moved to another model index', async () => {
-  const before = await run(scifactLines(2, 500));
+  const before = await run(sampleLines(2, 360));
   expect(before).toMatchObject({ indexed: 2, failed: 0 });
 
   const other = { name: 'another-model', version: '9.9.9', dictionarySize: 16384 };
@@ -62,7 +62,7 @@ it('refuses to write through an alias that moved to another model index', async 
     body: { actions: [{ remove: { index: indexA, alias: config.index } }, { add: { index: indexB, alias: config.index } }] },
   });
 
-  const after = await run(scifactLines(2, 510));
+  const after = await run(sampleLines(2, 370));
   expect(after).toMatchObject({ indexed: 0, failed: 2 });
   const failures: { code: string; reason: string }[] = [];
   for await (const f of store.iterateFailures(setIds[1]!)) failures.push(f);

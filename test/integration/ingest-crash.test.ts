@@ -16,7 +16,7 @@ import {
 import { createOpenSearchClient } from '../../src/opensearch/client.js';
 import { ensureConceptIndex } from '../../src/opensearch/indexes.js';
 import { createRedis } from '../../src/redis.js';
-import { cleanup, scifactLines, tempFile, uniqueConfig } from './ingest-helpers.js';
+import { cleanup, sampleLines, tempFile, uniqueConfig } from './ingest-helpers.js';
 
 const config = uniqueConfig('ingest-crash');
 const client = createOpenSearchClient(config);
@@ -24,7 +24,7 @@ const redis = createRedis(config);
 const queue = createIngestQueue(config.queue, redis);
 const store = new JobSetStore(redis);
 const N = 24;
-const lines = scifactLines(N, 100);
+const lines = sampleLines(N, 100);
 const f = tempFile('crash.jsonl', lines);
 const setIds: string[] = [];
 let survivor: IngestWorkerHandle | undefined;

@@ -13,26 +13,22 @@ import { createIngestQueue, JobSetStore } from '../../src/queue/index.js';
 import { createRedis } from '../../src/redis.js';
 import type { SparseVector } from '../../src/sparse.js';
 
-/** The development collections live beside the checkout (../shared), as on CI machines. */
-export const SCIFACT = path.resolve(PACKAGE_ROOT, '..', 'shared', 'datasets', 'scifact', 'corpus.jsonl');
+/**
+ * The documents the tests ingest: the repository's own sample (400 SciFact abstracts, BEIR format),
+ * so that a clone passes `npm test` with nothing beside it. Tests take disjoint slices of it.
+ */
+export const SAMPLE_CORPUS = path.join(PACKAGE_ROOT, 'samples', 'scifact-mini', 'corpus.jsonl');
 
 export function uniqueConfig(name: string): Config {
   const id = `${name}-${process.pid}-${Date.now().toString(36)}`;
   return loadConfig({ index: `test-${id}`, queue: `test-${id}`, logLevel: 'warn' });
 }
 
-/** The first `n` lines of the SciFact corpus (BEIR format). */
-export function scifactLines(n: number, from = 0): string[] {
-  const text = readFileSync(SCIFACT, 'utf8');
-  const out: string[] = [];
-  let start = 0;
-  for (let i = 0; out.length < n; i++) {
-    const end = text.indexOf('\n', start);
-    if (i >= from) out.push(text.slice(start, end < 0 ? undefined : end));
-    if (end < 0) break;
-    start = end + 1;
-  }
-  return out;
+/** Lines `from` … `from + n - 1` of the sample corpus (BEIR format); throws if it holds fewer. */
+export function sampleLines(n: number, from = 0): string[] {
+  const all = readFileSync(SAMPLE_CORPUS, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  if (from + n > all.length) throw new Error(`${SAMPLE_CORPUS} holds ${all.length} documents; a test asked for lines ${from}..${from + n - 1}`);
+  return all.slice(from, from + n);
 }
 
 export function tempFile(name: string, lines: string[]): { file: string; remove: () => void } {

@@ -10,11 +10,11 @@ import { createOpenSearchClient, type Client } from '../../src/opensearch/client
 import { conceptIndexBody } from '../../src/opensearch/indexes.js';
 import { JobSetStore } from '../../src/queue/index.js';
 import { createRedis } from '../../src/redis.js';
-import { cleanup, expectSameConcepts, scifactLines, tempFile, uniqueConfig } from './ingest-helpers.js';
+import { cleanup, expectSameConcepts, sampleLines, tempFile, uniqueConfig } from './ingest-helpers.js';
 
 const config = uniqueConfig('ingest');
 const N = 30;
-const lines = scifactLines(N);
+const lines = sampleLines(N);
 const docs = lines.map((l) => JSON.parse(l) as { _id: string; title: string; text: string });
 let client: Client;
 let encoder: Encoder;

@@ -9,7 +9,7 @@ import { createOpenSearchClient } from '../../src/opensearch/client.js';
 import { JobSetStore } from '../../src/queue/index.js';
 import { ReindexStateStore, reindex, reindexQueueName, reindexSetId, targetIndexName } from '../../src/reindex/index.js';
 import { createRedis } from '../../src/redis.js';
-import { scifactLines, uniqueConfig } from './ingest-helpers.js';
+import { sampleLines, uniqueConfig } from './ingest-helpers.js';
 import { cleanupReindex, createPlainIndex } from './reindex-helpers.js';
 
 const config = uniqueConfig('reindex-resume');
@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 it('a run stopped after a few pages, with its worker killed mid-job, resumes and ends complete without duplicates', async () => {
-  const ids = await createPlainIndex(client, plain, scifactLines(N, 400));
+  const ids = await createPlainIndex(client, plain, sampleLines(N, 320));
   const store = new JobSetStore(redis);
   const state = new ReindexStateStore(redis);
 

@@ -11,7 +11,7 @@ import { createIngestQueue, JobSetStore } from '../../src/queue/index.js';
 import { aliasIndices, reindex, rollback, targetIndexName, type ReindexResult } from '../../src/reindex/index.js';
 import { modelIdentity } from '../../src/ingest/index.js';
 import { createRedis } from '../../src/redis.js';
-import { scifactLines, tempFile, uniqueConfig } from './ingest-helpers.js';
+import { sampleLines, tempFile, uniqueConfig } from './ingest-helpers.js';
 import { cleanupReindex, createPlainIndex, modelVariant } from './reindex-helpers.js';
 
 const config = uniqueConfig('reindex');
@@ -20,7 +20,7 @@ const alias = `${config.index}-alias`;
 const ingestQueue = `${config.queue}-ingest`;
 const client = createOpenSearchClient(config);
 const N = 16;
-const lines = scifactLines(N, 200);
+const lines = sampleLines(N, 200);
 const modelA = modelIdentity(config.modelDir);
 const variant = modelVariant('0.1.0-k64', 64);
 const configB = { ...config, modelDir: variant.dir };
@@ -106,7 +106,7 @@ describe('reindex', () => {
     // 2. Writes through the alias, by an ingest worker of the old model: two new documents, one changed.
     const changed = JSON.parse(lines[0]!) as { _id: string; title: string; text: string };
     changed.text = `${changed.text} UPDATED during the reindex.`;
-    const extra = scifactLines(2, 300);
+    const extra = sampleLines(2, 300);
     const f = tempFile('writes.jsonl', [JSON.stringify(changed), ...extra]);
     files.push(f.remove);
     ingestWorker = await startIngestWorker({ config: { ...config, queue: ingestQueue }, client, concurrency: 1 });

@@ -57,7 +57,8 @@ try {
   const store = new JobSetStore(redis);
   const queues = [config.queue, reindexQueueName(target)].map((q) => createIngestQueue(q, redis));
   await Promise.allSettled([
-    client.indices.delete({ index: `${config.index},${target}`, ignore_unavailable: true } as any),
+    // ingest made `${config.index}` an alias over the index named for the model (docs/INGEST.md).
+    client.indices.delete({ index: `${targetIndexName(config.index, modelIdentity(DEFAULT_MODEL_DIR))},${target}`, ignore_unavailable: true } as any),
     ...queues.map((q) => q.obliterate({ force: true })),
     store.delete(reindexSetId(target)),
     ...(ingestSet ? [store.delete(ingestSet)] : []),

@@ -4,6 +4,10 @@
 #   OpenSearch (reusing running ones), ingests the bundled sample corpus (400 SciFact abstracts)
 #   through the BullMQ queue and an encoder worker with the bundled model, then runs a few searches
 #   with explanations. Safe to run again: unchanged documents are skipped, not re-encoded.
+#   The index is the alias concepts-docs over concepts-docs-<model>-<version>. On a machine that ran
+#   an older quickstart (a concrete concepts-docs index, or the alias over an index, built with an
+#   older model), step 4 first upgrades it with `saesplade reindex` (re-encode, verify, switch; the
+#   old index is kept for `saesplade rollback`) and says so.
 # With OPENSEARCH_URL / REDIS_URL pointing at your own services, nothing local is started for them.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -26,7 +30,8 @@ step "3/5 checking the services and the model package"
 cli doctor
 
 step "4/5 ingesting samples/scifact-mini/corpus.jsonl through the queue (an in-process worker encodes)"
-cli ingest samples/scifact-mini/corpus.jsonl --format beir --wait --with-worker
+# --upgrade: an index left by an older model is re-encoded with this one first (saesplade reindex).
+cli ingest samples/scifact-mini/corpus.jsonl --format beir --wait --with-worker --upgrade
 
 step "5/5 searching (concepts, with the concepts each hit matched on)"
 for q in "What causes antibiotic resistance in bacteria?" \

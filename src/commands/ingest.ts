@@ -1,6 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { formatSummary, ingest } from '../ingest/index.js';
+import { upgradeIngestTarget } from '../reindex/upgrade.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
+import { formatReindex } from './reindex.js';
 import { RANGES, rangedInt } from './options.js';
 
 /** `saesplade ingest <file|->`: queue a JSON Lines source as a job set, optionally wait for it. */
@@ -17,7 +19,11 @@ Invalid lines (not JSON, no id, empty text, over --max-doc-bytes) are recorded a
 their file:line and never queued. Prints the job set id: follow it with \`saesplade status <id>\`,
 list rejected and failed documents with \`saesplade failed <id>\`.
 
-One-command demo (no separate worker): saesplade ingest corpus.jsonl --with-worker`,
+One-command demo (no separate worker): saesplade ingest corpus.jsonl --with-worker
+
+A new index name becomes the alias <name> over the index <name>-<model>-<version>. A name built with
+another model is refused with the one reindex command that upgrades it; --upgrade runs that command
+first (re-encode, verify, switch; in this process), then ingests.`,
       )
       .argument('<source>', 'JSON Lines file, or - for stdin')
       .option('--format <format>', 'auto (id, or _id as fallback), jsonl, or beir (_id/title/text/metadata)', 'auto')
@@ -30,6 +36,7 @@ One-command demo (no separate worker): saesplade ingest corpus.jsonl --with-work
       .option('--with-worker', 'also run a worker in this process until the job set is done (implies --wait)')
       .option('--concurrency <n>', 'batch jobs the in-process worker runs at once (--with-worker)', rangedInt('--concurrency', RANGES.concurrency), 2)
       .option('--no-refresh', 'do not refresh the index after waiting')
+      .option('--upgrade', 'if the index or alias was built with another model, first upgrade it to this one (saesplade reindex, in-process worker)')
       .option('--json', 'print the result as JSON'),
   ).action(async (source: string, opts: Record<string, any>) => {
     const config = configFrom(opts);
@@ -38,6 +45,11 @@ One-command demo (no separate worker): saesplade ingest corpus.jsonl --with-work
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
+    if (opts.upgrade) {
+      const say = (line: string) => process.stderr.write(line + '\n');
+      const up = await upgradeIngestTarget({ config, concurrency: opts.concurrency, say });
+      if (up.reindex) say(formatReindex(up.reindex));
+    }
     const res = await ingest({
       config,
       source,

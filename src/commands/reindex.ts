@@ -15,7 +15,10 @@ export function formatReindex(r: ReindexResult): string {
     const v = r.verification;
     lines.push(`  verified: ${v.targetCount} = ${v.sourceCount} documents; ${v.sampled} re-encoded, min cosine ${v.minCosine}, max relative difference ${v.maxRelDiff}`);
   }
-  if (r.status === 'switched') {
+  if (r.status === 'switched' && r.replaced) {
+    lines.push(`  the index ${r.replaced} is now the alias ${r.alias} → ${r.target}`);
+    lines.push(r.previous?.length ? `  its content is kept as ${r.previous.join(', ')}; undo with: saesplade rollback --alias ${r.alias}` : `  deleted its content (--delete-old)`);
+  } else if (r.status === 'switched') {
     lines.push(`  alias ${r.alias}: ${r.previous?.length ? r.previous.join(', ') : '(new)'} → ${r.target}`);
     lines.push(r.deleted?.length ? `  deleted ${r.deleted.join(', ')}` : r.previous?.length ? `  kept ${r.previous.join(', ')}; undo with: saesplade rollback --alias ${r.alias}` : '');
   }
@@ -34,12 +37,15 @@ export function register(program: Command): void {
 Reads the source through a point in time, in slices, with search_after; queues one job per page on
 the queue saesplade-reindex-<new index> (or --queue), whose workers must run the new model
 (saesplade worker --queue ... --model ...; or --with-worker). The new index is <alias>-<model>-<version>.
+Upgrading the model of what ingest built: saesplade reindex --source concepts-docs --with-worker
+(for a concrete index of that name, add --alias concepts-docs: it becomes an alias of the same name,
+the old index kept as concepts-docs-<old model>-<old version> for rollback).
 The source is never modified. Interrupted? Run the same command again: it continues where it stopped.
 With --wait: waits, verifies (counts, a re-encoded sample) and moves the alias in one _aliases call.
 Writes to the alias during the run are forwarded to the new index (docs/REINDEX.md).`,
       )
       .requiredOption('--source <index|alias>', 'index or alias to read (never modified)', indexNameOption('--source'))
-      .option('--alias <name>', 'alias to move to the new index (default: --source when it is an alias)', indexNameOption('--alias'))
+      .option('--alias <name>', 'alias to move to the new index (default: --source when it is an alias; = --source for a concrete index: replace it by an alias of its name)', indexNameOption('--alias'))
       .option('--text-fields <list>', 'comma-separated source fields to encode (first of several = title)', 'title,text')
       .option('--slices <n>', 'point-in-time slices read in parallel', intOption('--slices', 1, 1024), 2)
       .option('--page-size <n>', 'documents per page (= per job)', intOption('--page-size', 1, 10_000), 32)

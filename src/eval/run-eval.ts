@@ -9,7 +9,7 @@ import { ingest, modelIdentity } from '../ingest/run-ingest.js';
 import { log as defaultLog } from '../log.js';
 import { machineInfo, type MachineInfo } from '../machine.js';
 import { checkOpenSearch, createOpenSearchClient } from '../opensearch/client.js';
-import { CONCEPT_FIELD } from '../opensearch/indexes.js';
+import { CONCEPT_FIELD, ensureConceptIndex } from '../opensearch/indexes.js';
 import { deleteIndexSafely } from '../opensearch/safety.js';
 import { assertIndexName, assertQueueName } from '../names.js';
 import { createIngestQueue, JobSetStore } from '../queue/index.js';
@@ -203,6 +203,8 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     }
     if (!reused) {
       say(`ingesting ${ds.corpusPath} into ${index} (queue ${queueName}, in-process worker)`);
+      // The name already carries the model: a concrete index (ingest would make a new name an alias).
+      await ensureConceptIndex(client, index, model);
       const r = await ingest({
         config,
         source: ds.corpusPath,

@@ -22,6 +22,7 @@ export { startIngestWorker, type IngestWorkerHandle, type IngestWorkerOptions, t
 export { reconcileJobSet, settleFailedJob } from './reconcile.js';
 export { formatSummary, progressReporter, summarize, waitForJobSet, type IngestSummary, type WaitOptions } from './progress.js';
 export { ingest, modelIdentity, type IngestOptions, type IngestRunResult } from './run-ingest.js';
+export { ensureIngestTarget, inspectIngestTarget, IndexUpgradeRequiredError, upgradeCommand, type IngestTarget } from './target.js';
 export { serialEncoder } from './serial-encoder.js';
 export { cliInvocation, configEnv, spawnWorker, type WorkerProcess } from './spawn-worker.js';
 export { benchIngest, type BenchIngestOptions, type BenchIngestResult } from './bench.js';

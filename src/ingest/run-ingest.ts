@@ -5,12 +5,12 @@ import { readManifest } from '../encoder/index.js';
 import type { ModelIdentity } from '../encoder/types.js';
 import { log as defaultLog } from '../log.js';
 import { checkOpenSearch, createOpenSearchClient } from '../opensearch/client.js';
-import { ensureConceptIndex } from '../opensearch/indexes.js';
 import { checkRedis, createRedis } from '../redis.js';
 import { JobSetStore, createIngestQueue, type JobSetInfo } from '../queue/index.js';
 import type { DocumentParseOptions } from './document.js';
 import { produceJobSet, type ProduceResult } from './producer.js';
 import { progressReporter, summarize, waitForJobSet, type IngestSummary } from './progress.js';
+import { ensureIngestTarget } from './target.js';
 import { startIngestWorker, type IngestWorkerHandle, type IngestWorkerOptions } from './worker.js';
 
 export interface IngestOptions {
@@ -46,9 +46,11 @@ export function modelIdentity(modelDir: string): ModelIdentity {
 }
 
 /**
- * `saesplade ingest`: checks the services, creates the concept index (or refuses one built with
- * another model), queues the source as a job set, and optionally waits for it with a progress bar
- * and an in-process worker. Returns the job set id (and the final counters when waited for).
+ * `saesplade ingest`: checks the services; when the index name does not exist, creates the concept
+ * index `<name>-<model>-<version>` behind the alias `<name>` (src/ingest/target.ts); refuses a name
+ * built with another model (IndexUpgradeRequiredError, naming the `reindex` command that upgrades
+ * it); queues the source as a job set, and optionally waits for it with a progress bar and an
+ * in-process worker. Returns the job set id (and the final counters when waited for).
  */
 export async function ingest(opts: IngestOptions): Promise<IngestRunResult> {
   const { config } = opts;
@@ -60,7 +62,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestRunResult> {
   const client = createOpenSearchClient(config);
   try {
     await checkOpenSearch(client, config.opensearchUrl);
-    await ensureConceptIndex(client, config.index, model);
+    await ensureIngestTarget(client, config.index, model, config.modelDir);
   } catch (err) {
     await client.close();
     throw err;

@@ -2,6 +2,8 @@
 export * from './plan.js';
 export * from './state.js';
 export { reindexForwarder } from './forward.js';
+export { keptIndexName, replaceIndexWithAlias, ReplaceIndexError } from './replace.js';
+export { upgradeIngestTarget, type UpgradeOptions, type UpgradeResult } from './upgrade.js';
 export {
   ReindexError,
   aliasIndices,

@@ -16,6 +16,7 @@ import { deleteIndexSafely, updateAliasesSafely } from '../opensearch/safety.js'
 import { assertIndexName } from '../names.js';
 import { createIngestQueue, INGEST_BATCH_JOB, JobSetStore, type FailedDoc, type IngestBatchJob, type JobSetInfo } from '../queue/index.js';
 import { checkRedis, createRedis } from '../redis.js';
+import { replaceIndexWithAlias } from './replace.js';
 import {
   carriedMappings,
   compareStored,
@@ -39,7 +40,11 @@ export interface ReindexOptions {
   config: Config;
   /** Index or alias to read (never modified). */
   source: string;
-  /** Alias to move to the new index (default: `source`, when it is an alias). */
+  /**
+   * Alias to move to the new index (default: `source`, when it is an alias). Equal to `source` when
+   * that is a concrete index: the index is replaced by an alias of its name at the switch (kept as
+   * `<name>-<old model>-<old version>` unless `deleteOld`).
+   */
   alias?: string;
   /** Source fields encoded, in order (default `title,text`; first of several = title). */
   textFields?: string[];
@@ -106,6 +111,8 @@ export interface ReindexResult {
   verification?: ReindexVerification;
   previous?: string[];
   deleted?: string[];
+  /** The concrete index of the alias's name that the alias replaced (`--alias` = `--source`, an index); its content is `previous` unless deleted. */
+  replaced?: string;
 }
 
 /** The concrete indices behind an index name or alias; whether it is an alias. */
@@ -164,8 +171,13 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
     if (!alias) {
       throw new ReindexError(`--source "${opts.source}" is an index, not an alias: name the alias to create or move with --alias`);
     }
-    if (!(await client.indices.existsAlias({ name: alias })).body && (await client.indices.exists({ index: alias })).body) {
-      throw new ReindexError(`--alias "${alias}" is the name of an index; an alias cannot share it`);
+    // `--alias` = `--source`, a concrete index: at the switch the index gives way to an alias of its name (src/reindex/replace.ts).
+    const replacing = !src.isAlias && alias === opts.source;
+    if (!replacing && !(await client.indices.existsAlias({ name: alias })).body && (await client.indices.exists({ index: alias })).body) {
+      throw new ReindexError(
+        `--alias "${alias}" is the name of an index; an alias cannot share it (to replace that index by an alias of its name, ` +
+          `reindex it: --source ${alias} --alias ${alias})`,
+      );
     }
     const target = targetIndexName(alias, model);
     const current = await aliasIndices(client, alias);
@@ -189,9 +201,13 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
     }
     if (src.indices.includes(target)) throw new ReindexError(`the source already is ${target} (built with ${model.name}@${model.version})`);
 
+    const stale = opts.restart ? await state.get(target) : undefined;
     if (opts.restart) {
       await deleteIndexSafely(client, target, 'reindex --restart');
       await Promise.all([state.delete(target), store.delete(setId)]);
+      // Jobs an earlier run left on its queue (pages, writes forwarded after its switch) would land in the rebuilt index.
+      const leftover = createIngestQueue(stale?.queue ?? opts.queue ?? reindexQueueName(target), redis);
+      await leftover.obliterate({ force: true }).finally(() => leftover.close());
       log.info({ target }, 'reindex: restarting from scratch');
     }
 
@@ -324,17 +340,18 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
           `. Writes are still forwarded; fix the cause and run the same command again.`,
       );
     }
-    const previous = await switchAlias(client, alias, target, { sources: run.sources, model, setId });
+    const replaced = replacing ? await replaceIndexWithAlias(client, alias, target, { sources: run.sources, model, setId, keepOld: !opts.deleteOld }) : undefined;
+    const previous = replaced ? replaced.previous : await switchAlias(client, alias, target, { sources: run.sources, model, setId });
     await state.setStatus(target, 'switched', { switched_at: new Date().toISOString(), previous: JSON.stringify(previous) });
     await state.deactivate(forwarded, opts.forwardGraceS ?? 600);
-    const deleted: string[] = [];
+    const deleted: string[] = [...(replaced?.deleted ?? [])];
     if (opts.deleteOld) {
       for (const idx of previous.filter((i) => i !== target)) {
         if (await deleteIndexSafely(client, idx, 'reindex --delete-old')) deleted.push(idx);
       }
     }
     log.info({ alias, from: previous, to: target }, 'reindex: alias switched');
-    return { ...common, status: 'switched', final, elapsedS, docsPerS, verification, previous, deleted };
+    return { ...common, status: 'switched', final, elapsedS, docsPerS, verification, previous, deleted, ...(replaced ? { replaced: alias } : {}) };
   } finally {
     await worker?.close();
     await queue?.close();

@@ -38,13 +38,23 @@ export function tempFile(name: string, lines: string[]): { file: string; remove:
   return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Removes a test's index, queue and job sets. */
+/** The indices behind an alias ([] when `name` is no alias). */
+export async function indicesBehind(client: Client, name: string): Promise<string[]> {
+  if (!((await client.indices.existsAlias({ name })).body as boolean)) return [];
+  return Object.keys((await client.indices.getAlias({ name })).body as object);
+}
+
+/**
+ * Removes a test's index (ingest makes a new name an alias over `<name>-<model>-<version>`: the
+ * indices behind it go too), queue and job sets.
+ */
 export async function cleanup(config: Config, client: Client, setIds: string[]): Promise<void> {
   const redis = createRedis(config);
   const queue = createIngestQueue(config.queue, redis);
   const store = new JobSetStore(redis);
+  const behind = await indicesBehind(client, config.index).catch(() => []);
   await Promise.allSettled([
-    client.indices.delete({ index: config.index, ignore_unavailable: true } as any),
+    client.indices.delete({ index: [config.index, ...behind].join(','), ignore_unavailable: true } as any),
     queue.obliterate({ force: true }),
     ...setIds.map((id) => store.delete(id)),
   ]);

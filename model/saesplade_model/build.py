@@ -38,7 +38,10 @@ def main(argv=None):
     ap.add_argument("--version", default=None)
     ap.add_argument("--out", default=str(PACKAGE_DIR))
     ap.add_argument("--no-eval", action="store_true")
-    ap.add_argument("--eval-dynamic", action="store_true", help="also evaluate the dynamic-int8 graph on cacm")
+    ap.add_argument("--onnx-eval", default="cisi,cacm,npl,scifact",
+                    help="collections evaluated end to end through the shipped graph (in this order)")
+    ap.add_argument("--onnx-wait-s", type=float, default=None,
+                    help="stop waiting for the shipped-graph evaluation after this many seconds (partial results)")
     args = ap.parse_args(argv)
     set_threads()
     seed_all(args.seed)

@@ -166,7 +166,7 @@ def label_step(sae, caches, wn, m):
     parts = [caches[n] for n in TRAIN_COLLECTIONS] + ([wn] if wn is not None else [])
     states = np.concatenate([c.states for c in parts])
     ids = np.concatenate([c.ids for c in parts])
-    labels, counts, words_of = cl(sae, states, ids, max_tokens=400_000)
+    labels, counts, words_of = cl(sae, states, ids, max_tokens=250_000)
     del states
     emb = word_embeddings([w for ws in words_of for w in ws], m)
     coh = coherence(words_of, emb)
@@ -259,7 +259,7 @@ def full_build(args, T):
         if out.exists():
             out.unlink()
         onnx_job = (out, subprocess.Popen(
-            [sys.executable, "-m", "saesplade_model.evalonnx", str(w8), ",".join(EVAL_COLLECTIONS), str(out)],
+            [sys.executable, "-m", "saesplade_model.evalonnx", str(w8), args.onnx_eval, str(out)],
             stdout=open(WORK_DIR / f"eval_{w8.stem}.log", "w"), stderr=subprocess.STDOUT))
     labels, info["labels"] = T.step("concept labels (whole words), coherence, fixed queries", label_step,
                                     sae, caches, wn, m)
@@ -272,7 +272,14 @@ def full_build(args, T):
                                         doc_cache, "scifact", reuse=args.reuse_cache, model=m)
         res = T.step("evaluation (BM25, teacher, hybrids, torch fp32)", run_eval, sae, eval_caches, m)
         T.step("ablation: stage-1-only SAE (torch fp32, cisi cacm npl)", stage1_ablation, eval_caches, m, res)
-        T.step("wait for ONNX evaluation (shipped graph)", onnx_job[1].wait)
+        def wait():
+            try:
+                onnx_job[1].wait(timeout=args.onnx_wait_s)
+            except subprocess.TimeoutExpired:
+                print(f"  ONNX evaluation still running after {args.onnx_wait_s} s: stopped, partial results kept",
+                      flush=True)
+                onnx_job[1].kill()
+        T.step("wait for ONNX evaluation (shipped graph)", wait)
         from .data import load_corpus, load_test_queries
         from .evaluate import hybrid, metrics
         for n, r in json.loads(onnx_job[0].read_text()).items():

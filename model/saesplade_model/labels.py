@@ -67,6 +67,7 @@ def concept_labels(sae, states: np.ndarray, ids: np.ndarray, max_tokens: int = 3
     if len(pos) > max_tokens:
         pos = np.sort(np.random.default_rng(seed).choice(pos, max_tokens, replace=False))
     cs, vs, ps = [], [], []
+    old, sae.fast_select = sae.fast_select, True   # bfloat16 top-k selection: 3x faster, labels only
     for a in range(0, len(pos), 4096):
         p = pos[a:a + 4096]
         x = torch.from_numpy(states[p].astype(np.float32))
@@ -74,6 +75,7 @@ def concept_labels(sae, states: np.ndarray, ids: np.ndarray, max_tokens: int = 3
         cs.append(idx.numpy().ravel())
         vs.append(val.numpy().ravel())
         ps.append(np.repeat(p, idx.shape[1]))
+    sae.fast_select = old
     c, v, t = np.concatenate(cs), np.concatenate(vs), np.concatenate(ps)
     ok = v > 0
     c, v, t = c[ok], v[ok], t[ok]

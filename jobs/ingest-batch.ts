@@ -2,17 +2,20 @@
  * BullMQ processor of `ingest-batch` jobs: a batch of validated documents to encode and index.
  * Thin adapter: checks the job data, tells the batch logic (src/ingest/batch-processor.ts) how this
  * run relates to earlier ones, and maps a permanent failure to UnrecoverableError (no retries).
- * Transient failures are rethrown as they are, so BullMQ retries with the job's back-off.
+ * Transient failures are rethrown as they are, so BullMQ retries with the job's back-off. A job that
+ * waited for an unavailable cluster past the outage patience, or while the worker closes, is put
+ * back in the queue as it was (no attempt spent) with BullMQ's WaitingError.
  */
-import { UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { z } from 'zod';
 import { runIngestBatch, type BatchContext } from '../src/ingest/batch-processor.js';
 import { PermanentIngestError } from '../src/ingest/errors.js';
+import { OutageGateClosedError, OutagePatienceError } from '../src/ingest/outage.js';
 import { indexedInProgress } from '../src/ingest/reconcile.js';
 import { IngestBatchJobSchema, type IngestBatchJob, type IngestBatchResult } from '../src/queue/index.js';
 
 export function ingestBatchProcessor(ctx: BatchContext) {
-  return async function processIngestBatch(job: Job<IngestBatchJob, IngestBatchResult>): Promise<IngestBatchResult> {
+  return async function processIngestBatch(job: Job<IngestBatchJob, IngestBatchResult>, token?: string): Promise<IngestBatchResult> {
     const data = IngestBatchJobSchema.safeParse(job.data);
     if (!data.success) throw new UnrecoverableError(`invalid ingest-batch job data: ${z.prettifyError(data.error)}`);
     try {
@@ -24,6 +27,10 @@ export function ingestBatchProcessor(ctx: BatchContext) {
       });
     } catch (err) {
       if (err instanceof PermanentIngestError) throw new UnrecoverableError(err.message);
+      if (err instanceof OutagePatienceError || err instanceof OutageGateClosedError) {
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
       throw err;
     }
   };

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerCommands } from './commands/index.js';
+import { describeCliError, exitCodeOf } from './commands/cli-errors.js';
 
 const program = new Command('saesplade')
   .description(
@@ -16,7 +17,7 @@ registerCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Error;
-  process.stderr.write(`error: ${e.message ?? String(err)}\n`);
+  process.stderr.write(`error: ${describeCliError(err)}\n`);
   if (process.env.DEBUG) process.stderr.write(`${e.stack}\n`);
-  process.exitCode = 1;
+  process.exitCode = exitCodeOf(err);
 });

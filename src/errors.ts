@@ -5,6 +5,13 @@
 
 export type ServiceName = 'opensearch' | 'redis';
 
+/**
+ * Exit code of a command that stopped because a service is unavailable (BSD sysexits'
+ * EX_UNAVAILABLE): OpenSearch or Redis unreachable at start, or a worker whose outage patience ran
+ * out. Anything else that fails exits 1. A supervisor can restart on 69 and alert on 1.
+ */
+export const EXIT_UNAVAILABLE = 69;
+
 /** A service (OpenSearch, Redis) that could not be reached or refused us. */
 export class ServiceUnreachableError extends Error {
   override name = 'ServiceUnreachableError';

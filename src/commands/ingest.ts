@@ -35,6 +35,8 @@ first (re-encode, verify, switch; in this process), then ingests.`,
       .option('--wait', 'wait until every document is indexed, skipped or failed (progress on stderr), then refresh')
       .option('--with-worker', 'also run a worker in this process until the job set is done (implies --wait)')
       .option('--concurrency <n>', 'batch jobs the in-process worker runs at once (--with-worker)', rangedInt('--concurrency', RANGES.concurrency), 2)
+      .option('--outage-patience <s>', 'seconds the in-process worker waits for an unavailable OpenSearch before giving up (documents stay queued)', rangedInt('--outage-patience', RANGES.outagePatienceS), 600)
+      .option('--stall-timeout <s>', 'with --wait: give up (exit 1, the set stays queued) when nothing moved for this many seconds; 0 waits forever', rangedInt('--stall-timeout', RANGES.stallTimeoutS), 1800)
       .option('--no-refresh', 'do not refresh the index after waiting')
       .option('--upgrade', 'if the index or alias was built with another model, first upgrade it to this one (saesplade reindex, in-process worker)')
       .option('--json', 'print the result as JSON'),
@@ -56,10 +58,12 @@ first (re-encode, verify, switch; in this process), then ingests.`,
       parse: { format: opts.format, idField: opts.idField, textFields, metadataField: opts.metadataField, maxDocBytes: opts.maxDocBytes },
       batchSize: opts.batchSize,
       wait: Boolean(opts.wait),
-      withWorker: opts.withWorker ? { concurrency: opts.concurrency } : false,
+      withWorker: opts.withWorker ? { concurrency: opts.concurrency, outagePatienceMs: opts.outagePatience * 1000 } : false,
       refresh: opts.refresh !== false,
+      stallTimeoutMs: opts.stallTimeout * 1000,
     });
     if (res.summary) {
+      if (res.summary.refreshError && opts.json) process.stderr.write(`warning: ${res.summary.refreshError}\n`);
       emit(opts.json, res.summary, () => formatSummary(res.summary!));
       return;
     }

@@ -76,6 +76,10 @@ export const RANGES = {
   lockDurationMs: [3000, 86_400_000],
   /** How often a worker looks for the jobs of dead workers. */
   stalledIntervalMs: [1000, 86_400_000],
+  /** Seconds a worker waits for an unavailable OpenSearch before it stops (jobs stay queued). */
+  outagePatienceS: [1, 86_400],
+  /** Seconds `ingest --wait` waits with no counter moving before it gives up (0: forever). */
+  stallTimeoutS: [0, 604_800],
 } as const satisfies Record<string, readonly [number, number]>;
 
 /** `intOption` with one of RANGES. */

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { startIngestWorker } from '../ingest/index.js';
+import { EXIT_UNAVAILABLE } from '../errors.js';
 import { log } from '../log.js';
 import { configFrom, withConfigOptions } from './common.js';
 import { RANGES, rangedInt } from './options.js';
@@ -22,6 +23,7 @@ once; jobs it held are picked up again by another worker once their lock expires
       .option('--encoder-workers <n>', 'encoder worker threads (0 = in the main thread)', rangedInt('--encoder-workers', RANGES.encoderWorkers), 1)
       .option('--lock-duration <ms>', `job lock duration, ${RANGES.lockDurationMs[0]} to ${RANGES.lockDurationMs[1]}; a job whose lock expires is redone elsewhere`, rangedInt('--lock-duration', RANGES.lockDurationMs), 120_000)
       .option('--stalled-interval <ms>', 'how often to look for jobs of dead workers', rangedInt('--stalled-interval', RANGES.stalledIntervalMs), 30_000)
+      .option('--outage-patience <s>', 'seconds to wait for an unavailable OpenSearch (taking no job, spending no attempt) before stopping with exit code 69; its jobs stay queued', rangedInt('--outage-patience', RANGES.outagePatienceS), 600)
       .option('--json', 'print JSON lines on stdout: {"event":"ready"} when ready, {"event":"closed",...} with totals at exit'),
   ).action(async (opts: Record<string, any>) => {
     const config = configFrom(opts);
@@ -31,12 +33,19 @@ once; jobs it held are picked up again by another worker once their lock expires
       encoderOptions: { batchSize: opts.batchSize, threads: opts.threads, workers: opts.encoderWorkers },
       lockDuration: opts.lockDuration,
       stalledInterval: opts.stalledInterval,
+      outagePatienceMs: opts.outagePatience * 1000,
     });
     const started = Date.now();
     log.info({ queue: config.queue, model: `${handle.encoder.model.name}@${handle.encoder.model.version}`, concurrency: opts.concurrency }, 'worker ready');
     if (opts.json) process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, queue: config.queue }) + '\n');
 
+    let gaveUp = false;
     await new Promise<void>((resolve) => {
+      // Patience with an unavailable cluster ran out (the gate logged why): close and exit 69.
+      handle.fatal.catch(() => {
+        gaveUp = true;
+        resolve();
+      });
       let signals = 0;
       const onSignal = (sig: NodeJS.Signals) => {
         if (++signals > 1) {
@@ -59,5 +68,6 @@ once; jobs it held are picked up again by another worker once their lock expires
     };
     if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else log.info(summary, 'worker closed');
+    if (gaveUp) process.exitCode = EXIT_UNAVAILABLE;
   });
 }

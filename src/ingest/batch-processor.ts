@@ -6,7 +6,8 @@ import type { FailedDoc, IngestBatchJob, IngestBatchResult, JobSetStore } from '
 import { toFeatureMap } from '../sparse.js';
 import { canonicalJson, contentHash } from './content-hash.js';
 import { encoderInput, type SourceDoc } from './document.js';
-import { PermanentIngestError, TransientIngestError, classifyError, isTransientStatus } from './errors.js';
+import { PermanentIngestError, TransientIngestError, classifyError, isRetryableStatus } from './errors.js';
+import { isClusterUnavailable, type OutageGate } from './outage.js';
 
 /** What a worker holds for all the jobs it runs: built once per process. */
 export interface BatchContext {
@@ -22,6 +23,11 @@ export interface BatchContext {
    * to the index being built, src/reindex/forward.ts). Must be idempotent: a throw retries the job.
    */
   afterBatch?: (job: IngestBatchJob, jobId: string) => Promise<void>;
+  /**
+   * With a gate, a run that meets an unavailable cluster (connection refused, whole-request
+   * 502/503/504) spends no attempt: it waits for the cluster there and runs again (src/ingest/outage.ts).
+   */
+  outage?: OutageGate;
   log?: Logger;
 }
 
@@ -32,6 +38,11 @@ export interface BatchAttempt {
   final: boolean;
   /** Ids that earlier runs of this job indexed (so that this run counts them as indexed, not skipped). */
   indexedBefore: ReadonlySet<string>;
+  /**
+   * Ids that an earlier run of this job sent in a bulk request whose answer was lost (the cluster
+   * went away): found unchanged in the index, they landed and count as indexed, not skipped.
+   */
+  sentBefore?: ReadonlySet<string>;
   /** Saves ids indexed by this run before a transient failure, for the next run. */
   saveIndexed: (ids: string[]) => Promise<void>;
 }
@@ -71,6 +82,35 @@ export interface BulkIndexOptions {
  * batch's documents at once. On the final attempt, whatever did not land is recorded as failed.
  */
 export async function runIngestBatch(ctx: BatchContext, job: IngestBatchJob, attempt: BatchAttempt): Promise<IngestBatchResult> {
+  const gate = ctx.outage;
+  if (!gate) return runOnce(ctx, job, attempt, new Set());
+  // Outages: wait for the cluster in place (the job keeps its lock and its attempts), then run the
+  // batch again. Documents sent by a run that met the outage may have landed: the next run finds
+  // them unchanged and counts them as indexed (this job wrote them), not as skipped.
+  let since: number | undefined;
+  let current = attempt;
+  for (;;) {
+    const sent = new Set<string>();
+    try {
+      return await runOnce(ctx, job, current, sent, true);
+    } catch (err) {
+      if (!isClusterUnavailable(err)) throw err;
+      since ??= Date.now();
+      ctx.log?.debug({ job: attempt.jobId, err: (err as Error).message }, 'cluster unavailable: waiting for it');
+      await gate.waitUntilUp(err, since);
+      if (sent.size > 0) current = { ...current, sentBefore: new Set([...(current.sentBefore ?? []), ...sent]) };
+    }
+  }
+}
+
+async function runOnce(
+  ctx: BatchContext,
+  job: IngestBatchJob,
+  attempt: BatchAttempt,
+  sent: Set<string>,
+  /** Let unavailability errors through untouched (the caller waits for the cluster). */
+  passUnavailable = false,
+): Promise<IngestBatchResult> {
   const { docs } = job;
   const t0 = Date.now();
   /** Set when this run already decided the fate of its documents before throwing. */
@@ -89,15 +129,17 @@ export async function runIngestBatch(ctx: BatchContext, job: IngestBatchJob, att
     const stored = await storedState(ctx.client, job.index, docs);
     const todo: number[] = [];
     let skipped = 0;
-    let indexedEarlier = 0;
+    /** Documents of this batch an earlier run of the job wrote (found unchanged now). */
+    const earlier: string[] = [];
     docs.forEach((d, i) => {
       const s = stored.get(d.id);
       const same =
         s !== undefined && (job.createOnly === true || (s.hash === hashes[i] && s.metadata === canonicalJson(d.metadata ?? null)));
       if (!same) todo.push(i);
-      else if (attempt.indexedBefore.has(d.id)) indexedEarlier++;
+      else if (attempt.indexedBefore.has(d.id) || attempt.sentBefore?.has(d.id)) earlier.push(d.id);
       else skipped++;
     });
+    const indexedEarlier = earlier.length;
 
     const tEncode = Date.now();
     const vectors = todo.length > 0 ? await ctx.encoder.encode(todo.map((i) => encoderInput(docs[i]!)), 'document') : [];
@@ -106,6 +148,7 @@ export async function runIngestBatch(ctx: BatchContext, job: IngestBatchJob, att
     const tIndex = Date.now();
     const bodies = todo.map((i, k) => ({ doc: docs[i]!, body: indexedDocument(docs[i]!, toFeatureMap(vectors[k]!), hashes[i]!, model.version) }));
     const bulkOpts = job.createOnly ? { ...ctx.bulk, opType: 'create' as const } : ctx.bulk;
+    for (const b of bodies) sent.add(b.doc.id);
     const res: BulkOutcome =
       bodies.length > 0 ? await bulkIndex(ctx.client, job.index, bodies, bulkOpts) : { indexed: [], rejected: [], retryable: [], existing: [] };
     skipped += res.existing.length;
@@ -116,7 +159,7 @@ export async function runIngestBatch(ctx: BatchContext, job: IngestBatchJob, att
       const err = new TransientIngestError(`${res.retryable.length} of ${bodies.length} documents not indexed (cluster busy or unavailable): ${reason}`);
       settled = true;
       if (!attempt.final) {
-        await attempt.saveIndexed([...attempt.indexedBefore, ...res.indexed]);
+        await attempt.saveIndexed([...new Set([...attempt.indexedBefore, ...earlier, ...res.indexed])]);
         throw err;
       }
       const failed = [...res.rejected, ...res.retryable.map((r) => failedDoc(r.doc, 'index_unavailable', `${r.status} ${r.reason} (after all attempts)`))];
@@ -137,6 +180,7 @@ export async function runIngestBatch(ctx: BatchContext, job: IngestBatchJob, att
     return result;
   } catch (raw) {
     if (settled) throw raw;
+    if (passUnavailable && isClusterUnavailable(raw)) throw raw;
     const err = classifyError(raw);
     if (err instanceof PermanentIngestError || attempt.final) {
       // Nothing of this run landed (the failure came before or instead of the bulk response):
@@ -215,7 +259,7 @@ async function bulkIndex(
     const drop = dropped.get(doc.id);
     if (!drop) out.indexed.push(doc.id);
     else if (op === 'create' && drop.status === 409) out.existing.push(doc.id);
-    else if (isTransientStatus(drop.status) || drop.status >= 500) out.retryable.push({ doc, ...drop });
+    else if (isRetryableStatus(drop.status)) out.retryable.push({ doc, ...drop });
     else out.rejected.push(failedDoc(doc, 'index_rejected', `OpenSearch ${drop.status} ${drop.reason}`));
   }
   return out;

@@ -23,17 +23,22 @@ export class TransientIngestError extends IngestError {}
 /** Retrying cannot succeed: record the documents as failed and stop. */
 export class PermanentIngestError extends IngestError {}
 
-/** HTTP statuses that mean "busy or briefly unavailable", not "bad request". */
-const TRANSIENT_STATUS = new Set([408, 429, 502, 503, 504]);
+/** 4xx statuses that mean "busy or too slow", not "bad request": retried like any 5xx. */
+const RETRYABLE_4XX = new Set([408, 429]);
 
-export function isTransientStatus(status: number | undefined): boolean {
-  return status !== undefined && TRANSIENT_STATUS.has(status);
+/**
+ * The one retry rule for an HTTP status from OpenSearch, whether it answers a whole request or one
+ * bulk item (docs/INGEST.md, "Job fate"): 408, 429 and every 5xx may succeed later and are retried
+ * with the job's attempts; any other 4xx is the request's (or the document's) own fault.
+ */
+export function isRetryableStatus(status: number | undefined): boolean {
+  return status !== undefined && (RETRYABLE_4XX.has(status) || (status >= 500 && status <= 599));
 }
 
 /**
  * Maps an error from OpenSearch, Redis or the encoder to a transient or permanent ingest error.
  * OpenSearch client errors are told apart by `name` (the client's own classes): connection and
- * timeout errors are transient, a response error is transient only for a busy/unavailable status.
+ * timeout errors are transient, a response error is transient for 408, 429 and any 5xx (isRetryableStatus).
  * Unknown errors are treated as transient: BullMQ's bounded attempts cap the cost of being wrong.
  */
 export function classifyError(err: unknown): IngestError {
@@ -47,7 +52,7 @@ export function classifyError(err: unknown): IngestError {
   if (name === 'ResponseError') {
     const status = e.statusCode ?? e.meta?.statusCode;
     const reason = e.body?.error?.reason ?? message;
-    if (isTransientStatus(status)) return new TransientIngestError(`OpenSearch ${status}: ${reason}`, { status }, { cause: err });
+    if (isRetryableStatus(status)) return new TransientIngestError(`OpenSearch ${status}: ${reason}`, { status }, { cause: err });
     return new PermanentIngestError(`OpenSearch ${status}: ${reason}`, { status }, { cause: err });
   }
   if (name === 'IndexModelMismatchError') return new PermanentIngestError(message, { code: 'model_mismatch' }, { cause: err });

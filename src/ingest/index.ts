@@ -20,7 +20,8 @@ export { produceJobSet, type ProduceOptions, type ProduceProgress, type ProduceR
 export { runIngestBatch, indexedDocument, type BatchAttempt, type BatchContext, type BulkIndexOptions, type IndexedDocument } from './batch-processor.js';
 export { startIngestWorker, type IngestWorkerHandle, type IngestWorkerOptions, type IngestWorkerStats } from './worker.js';
 export { reconcileJobSet, settleFailedJob } from './reconcile.js';
-export { formatSummary, progressReporter, summarize, waitForJobSet, type IngestSummary, type WaitOptions } from './progress.js';
+export { formatSummary, JobSetStalledError, progressReporter, summarize, waitForJobSet, type IngestSummary, type WaitOptions } from './progress.js';
+export { OutageGate, OutageGateClosedError, OutagePatienceError, isClusterUnavailable, type OutageGateOptions } from './outage.js';
 export { ingest, modelIdentity, type IngestOptions, type IngestRunResult } from './run-ingest.js';
 export { ensureIngestTarget, inspectIngestTarget, IndexUpgradeRequiredError, upgradeCommand, type IngestTarget } from './target.js';
 export { serialEncoder } from './serial-encoder.js';

@@ -13,18 +13,92 @@ export interface WaitOptions {
   onUpdate?: (info: JobSetInfo) => void;
   /** Stop waiting (resolves with the last state). */
   signal?: AbortSignal;
+  /**
+   * Give up with JobSetStalledError when no counter of the set moved for this long, ms (default
+   * 1 800 000: 30 minutes, longer than a worker's outage patience; 0: wait forever). A set whose
+   * jobs were removed from the queue, or that no worker serves, otherwise waits forever.
+   */
+  stallTimeoutMs?: number;
+  /** Rejects the wait when this rejects (an in-process worker that gave up: `IngestWorkerHandle.fatal`). */
+  failOn?: Promise<never>;
 }
 
-/** Polls a job set until every document read is indexed, skipped or failed. */
+/** A job set whose counters did not move for the stall timeout. */
+export class JobSetStalledError extends Error {
+  override name = 'JobSetStalledError';
+  constructor(
+    message: string,
+    readonly info: JobSetInfo | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** Counters that move when anything happens to a set. */
+function progressKey(i: JobSetInfo): string {
+  return [i.read, i.queued, i.jobs, i.jobsDone, i.indexed, i.skipped, i.failed, i.producerDone].join(',');
+}
+
+/**
+ * Polls a job set until every document read is indexed, skipped or failed. Bounded: it throws
+ * JobSetStalledError once nothing moved for `stallTimeoutMs` (a Redis that stops answering counts
+ * as nothing moving), naming what the queue holds, so a set that cannot finish is an error, not a hang.
+ */
 export async function waitForJobSet(opts: WaitOptions): Promise<JobSetInfo> {
   const interval = opts.intervalMs ?? 500;
+  const stallMs = opts.stallTimeoutMs ?? 30 * 60_000;
+  let lastKey = '';
+  let lastMove = Date.now();
+  let last: JobSetInfo | undefined;
+  let failure: unknown;
+  let failed = false;
+  let wake: ((e: unknown) => void) | undefined;
+  opts.failOn?.catch((e) => {
+    failure = e;
+    failed = true;
+    wake?.(e);
+  });
+  const deadline = () => (stallMs > 0 ? Math.max(0, lastMove + stallMs - Date.now()) : Infinity);
+  // Each Redis call is raced against the stall deadline and `failOn`: with Redis gone the call
+  // would wait for the reconnection forever.
+  const bounded = async <T>(p: Promise<T>): Promise<T> => {
+    if (failed) throw failure;
+    const timers: NodeJS.Timeout[] = [];
+    const races: Promise<T>[] = [p];
+    if (Number.isFinite(deadline())) races.push(new Promise<T>((_, rej) => timers.push(setTimeout(() => rej(stalled()), deadline()))));
+    if (opts.failOn) races.push(new Promise<T>((_, rej) => (wake = rej)));
+    try {
+      return await Promise.race(races);
+    } finally {
+      timers.forEach(clearTimeout);
+      wake = undefined;
+    }
+  };
+  const stalled = () =>
+    new JobSetStalledError(
+      `job set ${opts.setId} made no progress for ${Math.round(stallMs / 1000)} s` +
+        (last
+          ? ` (read ${last.read}, indexed ${last.indexed}, skipped ${last.skipped}, failed ${last.failed}; jobs done ${last.jobsDone} of ${last.jobs}${last.producerDone ? '' : ', producer not done'})`
+          : '') +
+        `: no worker is serving queue ${last?.queue || '(unknown)'}, its jobs are gone, or Redis does not answer. ` +
+        `It stays queued: start a worker (saesplade worker) and follow it with saesplade status ${opts.setId}.`,
+      last,
+    );
   for (let tick = 0; ; tick++) {
-    if (opts.queue && tick % 20 === 19) await reconcileJobSet(opts.queue, opts.store, opts.setId);
-    const info = await opts.store.get(opts.setId);
+    if (failed) throw failure;
+    if (opts.queue && tick % 20 === 19) await bounded(reconcileJobSet(opts.queue, opts.store, opts.setId));
+    const info = await bounded(opts.store.get(opts.setId));
     if (!info) throw new Error(`job set ${opts.setId} not found (expired, or another Redis?)`);
+    last = info;
+    const key = progressKey(info);
+    if (key !== lastKey) {
+      lastKey = key;
+      lastMove = Date.now();
+    }
     opts.onUpdate?.(info);
     if (info.done || opts.signal?.aborted) return info;
-    await new Promise((r) => setTimeout(r, interval));
+    if (stallMs > 0 && Date.now() - lastMove >= stallMs) throw stalled();
+    await bounded(new Promise<void>((r) => setTimeout(r, Math.min(interval, deadline()))));
   }
 }
 
@@ -33,6 +107,8 @@ export interface IngestSummary extends Pick<JobSetCounters, 'read' | 'queued' | 
   index: string;
   elapsedS: number;
   docsPerS: number;
+  /** Set when the final refresh failed (the documents are indexed all the same). */
+  refreshError?: string;
 }
 
 export function summarize(info: JobSetInfo, elapsedMs: number): IngestSummary {
@@ -58,6 +134,7 @@ export function formatSummary(s: IngestSummary): string {
       (s.failedAtEntry ? ` (${s.failedAtEntry} rejected at entry)` : ''),
     `  ${s.elapsedS} s, ${s.docsPerS} docs/s`,
     ...(s.failed > 0 ? [`  see the failed documents with: saesplade failed ${s.setId}`] : []),
+    ...(s.refreshError ? [`  warning: ${s.refreshError}`] : []),
   ].join('\n');
 }
 

@@ -6,12 +6,14 @@ import type { ModelIdentity } from '../encoder/types.js';
 import { log as defaultLog } from '../log.js';
 import { checkOpenSearch, createOpenSearchClient } from '../opensearch/client.js';
 import { checkRedis, createRedis } from '../redis.js';
+import { describeNetworkError } from '../errors.js';
 import { JobSetStore, createIngestQueue, type JobSetInfo } from '../queue/index.js';
 import type { DocumentParseOptions } from './document.js';
 import { produceJobSet, type ProduceResult } from './producer.js';
 import { progressReporter, summarize, waitForJobSet, type IngestSummary } from './progress.js';
 import { ensureIngestTarget } from './target.js';
 import { startIngestWorker, type IngestWorkerHandle, type IngestWorkerOptions } from './worker.js';
+import { OutagePatienceError } from './outage.js';
 
 export interface IngestOptions {
   config: Config;
@@ -28,6 +30,8 @@ export interface IngestOptions {
   progress?: boolean;
   /** Refresh the index once everything is done, so the documents are searchable (default true when waiting). */
   refresh?: boolean;
+  /** Give up waiting when no counter moved for this long, ms (waitForJobSet's default: 30 minutes). */
+  stallTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -92,15 +96,38 @@ export async function ingest(opts: IngestOptions): Promise<IngestRunResult> {
     const reporter = opts.progress === false ? undefined : progressReporter();
     let final: JobSetInfo;
     try {
-      final = await waitForJobSet({ store, queue, setId: produced.setId, onUpdate: (i) => reporter?.update(i) });
+      final = await waitForJobSet({
+        store,
+        queue,
+        setId: produced.setId,
+        onUpdate: (i) => reporter?.update(i),
+        ...(worker ? { failOn: worker.fatal } : {}),
+        ...(opts.stallTimeoutMs !== undefined ? { stallTimeoutMs: opts.stallTimeoutMs } : {}),
+      });
+    } catch (err) {
+      throw notFinished(err, produced.setId);
     } finally {
       reporter?.stop();
     }
-    if (opts.refresh ?? true) await client.indices.refresh({ index: config.index });
-    return { setId: produced.setId, produced, final, summary: summarize(final, Date.now() - started) };
+    const summary: IngestSummary = summarize(final, Date.now() - started);
+    if (opts.refresh ?? true) {
+      // The documents are in; a refresh that fails (cluster gone since) only delays searchability.
+      await client.indices.refresh({ index: config.index }).catch((err: unknown) => {
+        summary.refreshError = `could not refresh ${config.index} (${describeNetworkError(err).what}); the documents are indexed and searchable after the index's next refresh`;
+      });
+    }
+    return { setId: produced.setId, produced, final, summary };
   } finally {
     await worker?.close();
     await queue.close();
     await Promise.allSettled([redis.quit(), client.close()]);
   }
+}
+
+/** A wait that ended without the set done: the message says that the set stays queued and how to follow it. */
+function notFinished(err: unknown, setId: string): unknown {
+  if (err instanceof OutagePatienceError) {
+    err.message += ` Job set ${setId} keeps its remaining documents queued: follow it with saesplade status ${setId}.`;
+  }
+  return err;
 }

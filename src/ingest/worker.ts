@@ -6,12 +6,13 @@ import type { Config } from '../config.js';
 import { createEncoder } from '../encoder/index.js';
 import type { Encoder } from '../encoder/types.js';
 import { log as defaultLog } from '../log.js';
-import { createOpenSearchClient, type Client } from '../opensearch/client.js';
+import { checkOpenSearch, createOpenSearchClient, type Client } from '../opensearch/client.js';
 import { ensureConceptIndex } from '../opensearch/indexes.js';
-import { createRedis } from '../redis.js';
+import { checkRedis, createRedis } from '../redis.js';
 import { reindexForwarder } from '../reindex/forward.js';
 import { JobSetStore, type IngestBatchJob, type IngestBatchResult, type JobSetStoreOptions } from '../queue/index.js';
 import type { BatchContext, BulkIndexOptions } from './batch-processor.js';
+import { OutageGate, type OutagePatienceError } from './outage.js';
 import { settleFailedJob } from './reconcile.js';
 import { serialEncoder } from './serial-encoder.js';
 
@@ -44,6 +45,14 @@ export interface IngestWorkerOptions {
    * with the old model must start refusing within this time instead of writing old vectors there.
    */
   modelCheckTtlMs?: number;
+  /**
+   * How long a job waits for an unavailable OpenSearch before the worker gives up, ms (default
+   * 600 000). While it waits the worker takes no new job; a job never spends an attempt on an
+   * outage. Past it, the jobs in hand go back to the queue and `fatal` rejects (src/ingest/outage.ts).
+   */
+  outagePatienceMs?: number;
+  /** Time between probes of an unavailable cluster, ms (default 2000). */
+  outageProbeMs?: number;
   /** Options of the bulk requests. */
   bulk?: BulkIndexOptions;
   store?: JobSetStoreOptions;
@@ -68,6 +77,13 @@ export interface IngestWorkerHandle {
   worker: Worker<IngestBatchJob, IngestBatchResult>;
   encoder: Encoder;
   stats(): IngestWorkerStats;
+  /** The outage gate: whether the cluster is seen down now, and the outages seen. */
+  outage: OutageGate;
+  /**
+   * Rejects with OutagePatienceError when the worker gave up on an unavailable cluster (its jobs
+   * are back in the queue); never resolves. Callers race it against their own wait.
+   */
+  fatal: Promise<never>;
   /** Waits for the jobs in hand, then releases the queue, encoder and connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -84,6 +100,17 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
   const concurrency = opts.concurrency ?? 2;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${concurrency}`);
 
+  const ownClient = opts.client === undefined;
+  const client = opts.client ?? createOpenSearchClient(config);
+  // A wrong URL or a cluster that is down at start is one clear error, before the model loads and
+  // before "ready": such a worker must not take jobs and fail them.
+  try {
+    await checkRedis(config);
+    await checkOpenSearch(client, config.opensearchUrl);
+  } catch (err) {
+    if (ownClient) await client.close();
+    throw err;
+  }
   const ownEncoder = opts.encoder === undefined;
   const baseEncoder =
     opts.encoder ??
@@ -95,8 +122,6 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
       ...(opts.encoderOptions?.batchSize !== undefined ? { batchSize: opts.encoderOptions.batchSize } : {}),
       log,
     }));
-  const ownClient = opts.client === undefined;
-  const client = opts.client ?? createOpenSearchClient(config);
   const redis: Redis = createRedis(config);
   const store = new JobSetStore(redis, opts.store);
 
@@ -105,6 +130,21 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
   const modelCheckTtlMs = opts.modelCheckTtlMs ?? 30_000;
   const ensured = new Map<string, { p: Promise<void>; at: number }>();
   const encoder = serialEncoder(baseEncoder);
+  let rejectFatal!: (e: OutagePatienceError) => void;
+  const fatal = new Promise<never>((_, reject) => (rejectFatal = reject));
+  fatal.catch(() => {}); // observed by the callers that want it
+  // Set once the BullMQ worker exists (the gate only reports after a job ran).
+  let bullWorker: Worker<IngestBatchJob, IngestBatchResult> | undefined;
+  const outage = new OutageGate({
+    client,
+    url: config.opensearchUrl,
+    ...(opts.outagePatienceMs !== undefined ? { patienceMs: opts.outagePatienceMs } : {}),
+    ...(opts.outageProbeMs !== undefined ? { probeIntervalMs: opts.outageProbeMs } : {}),
+    onDown: () => bullWorker?.pause(true),
+    onUp: () => bullWorker?.resume(),
+    onGiveUp: (e) => rejectFatal(e),
+    log,
+  });
   const ctx: BatchContext = {
     client,
     encoder,
@@ -121,6 +161,7 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
       return entry.p;
     },
     afterBatch: forwarder.afterBatch,
+    outage,
     log,
     ...(opts.bulk ? { bulk: opts.bulk } : {}),
   };
@@ -135,6 +176,7 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
     stalledInterval: opts.stalledInterval ?? 30_000,
     maxStalledCount: opts.maxStalledCount ?? 2,
   });
+  bullWorker = worker;
   worker.on('completed', (_job: Job, r: IngestBatchResult) => {
     stats.jobs++;
     stats.indexed += r.indexed;
@@ -162,8 +204,12 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
     worker,
     encoder: baseEncoder,
     stats: () => ({ ...stats, encoderBusyMs: encoder.busyMs() }),
+    outage,
+    fatal,
     close() {
       closing ??= (async () => {
+        // Jobs waiting for the cluster go back to the queue now instead of holding close().
+        outage.close();
         await worker.close();
         await forwarder.close();
         await Promise.allSettled([

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, classifyError, contentHash, PermanentIngestError, TransientIngestError } from '../../src/ingest/index.js';
+import { canonicalJson, classifyError, contentHash, isClusterUnavailable, PermanentIngestError, TransientIngestError } from '../../src/ingest/index.js';
+import { isRetryableStatus } from '../../src/ingest/errors.js';
 
 const M = { name: 'm', version: '1.0.0' };
 
@@ -38,10 +39,27 @@ describe('classifyError', () => {
     ['timeout', Object.assign(new Error('t'), { name: 'TimeoutError' }), TransientIngestError],
     ['429', responseError(429), TransientIngestError],
     ['503', responseError(503), TransientIngestError],
+    ['500 (whole request: the same rule as a bulk item)', responseError(500), TransientIngestError],
+    ['501', responseError(501), TransientIngestError],
+    ['408', responseError(408), TransientIngestError],
     ['400', responseError(400), PermanentIngestError],
+    ['404', responseError(404), PermanentIngestError],
     ['model mismatch', Object.assign(new Error('m'), { name: 'IndexModelMismatchError' }), PermanentIngestError],
     ['unknown', new Error('?'), TransientIngestError],
   ])('%s', (_n, err, cls) => {
     expect(classifyError(err)).toBeInstanceOf(cls);
+  });
+});
+
+describe('isRetryableStatus / isClusterUnavailable', () => {
+  const responseError = (statusCode: number) => Object.assign(new Error('x'), { name: 'ResponseError', statusCode });
+  it('retries 408, 429 and every 5xx, nothing else', () => {
+    expect([400, 401, 404, 408, 409, 413, 429, 500, 502, 503, 504, 599].filter(isRetryableStatus)).toEqual([408, 429, 500, 502, 503, 504, 599]);
+  });
+  it('calls the cluster unavailable on connection errors and whole-request 502/503/504 only', () => {
+    expect(isClusterUnavailable(Object.assign(new Error('ECONNREFUSED'), { name: 'ConnectionError' }))).toBe(true);
+    expect(isClusterUnavailable(Object.assign(new Error('none'), { name: 'NoLivingConnectionsError' }))).toBe(true);
+    expect([500, 502, 503, 504, 429].map((s) => isClusterUnavailable(responseError(s)))).toEqual([false, true, true, true, false]);
+    expect(isClusterUnavailable(new Error('other'))).toBe(false);
   });
 });

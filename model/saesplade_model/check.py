@@ -9,15 +9,14 @@ import numpy as np
 
 
 def check(pkg: Path) -> int:
-    import onnxruntime as ort
     from tokenizers import Tokenizer
-    from .export import prune
+    from .runtime import ort_session, prune
     m = json.loads((pkg / "manifest.json").read_text())
     assert m["format"] == "sae-splade-model/1", m["format"]
     errors = 0
     for mode in ("document", "query"):
         g = m["graphs"].get(mode, m["graphs"]["document"])
-        sess = ort.InferenceSession(str(pkg / g["file"]), providers=["CPUExecutionProvider"])
+        sess = ort_session(pkg / g["file"])
         ins = {i.name: i for i in sess.get_inputs()}
         outs = {o.name: o for o in sess.get_outputs()}
         assert set(ins) == {g["inputs"]["input_ids"], g["inputs"]["attention_mask"]}, ins
@@ -61,7 +60,7 @@ def check(pkg: Path) -> int:
     # golden
     gold = json.loads((pkg / m["golden"]).read_text())
     tol = gold["tolerance"]["abs"]
-    sess = ort.InferenceSession(str(pkg / m["graphs"]["document"]["file"]), providers=["CPUExecutionProvider"])
+    sess = ort_session(pkg / m["graphs"]["document"]["file"])
     for c in gold["cases"]:
         mode = c["mode"]
         tok = Tokenizer.from_file(str(pkg / m["tokenizer"]))

@@ -9,7 +9,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .common import OUT_TOPK, load_backbone, poolable_table
+from .runtime import ort_session, prune  # noqa: F401  (prune: re-exported for older callers)
 from .sae import TopKSAE
+from .tie_margin import TIE_MARGIN, TIE_MARGIN_OUT, apply_tie_margin
 
 
 class Encoder(nn.Module):
@@ -54,6 +56,7 @@ def export_onnx(sae: TopKSAE, path: Path, opset: int = 18):
     import onnx
     m = onnx.load(str(path))
     simplify_graph(m, out_k=enc.out_k)
+    apply_tie_margin(m, TIE_MARGIN, TIE_MARGIN_OUT)
     onnx.checker.check_model(m)
     onnx.save(m, str(path))
     return enc
@@ -143,12 +146,7 @@ class OnnxEncoder:
     padding only to the batch's longest text)."""
 
     def __init__(self, path: Path, threads: int = 2):
-        import onnxruntime as ort
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        self.sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        self.sess = ort_session(path, threads)
 
     def encode(self, texts: list[str], max_length: int, batch: int = 8, top_k: int | None = None,
                progress: bool = False):
@@ -168,23 +166,6 @@ class OnnxEncoder:
                 last = time.time()
                 print(f"    onnx: {a + len(idx)}/{len(texts)} in {time.time() - t0:.0f} s", flush=True)
         return res
-
-
-def prune(ind: np.ndarray, val: np.ndarray, top_k: int | None = None, min_weight: float = 0.0, mass: float = 1.0):
-    """The manifest's pruning: drop zero padding, keep top_k, drop below min_weight, keep mass share."""
-    keep = val > 0
-    ind, val = ind[keep], val[keep]
-    o = np.argsort(-val, kind="stable")
-    ind, val = ind[o], val[o]
-    if top_k is not None:
-        ind, val = ind[:top_k], val[:top_k]
-    keep = val >= min_weight
-    ind, val = ind[keep], val[keep]
-    if mass < 1.0 and len(val):
-        c = np.cumsum(val)
-        n = int(np.searchsorted(c, mass * c[-1] - 1e-12) + 1)
-        ind, val = ind[:n], val[:n]
-    return ind.astype(np.int64), val.astype(np.float32)
 
 
 def quantize_weights_only(src: Path, dst: Path, min_size: int = 65536, head_fp16: bool = False):

@@ -16,26 +16,7 @@ from .common import (DICT_SIZE, DOC_MAX_LEN, OUT_TOPK, QUERY_MAX_LEN, backbone_p
 PRUNING = {"document": {"top_k": 256, "min_weight": 0.0, "mass": 1.0},
            "query": {"top_k": 128, "min_weight": 0.0, "mass": 1.0}}
 
-GOLDEN_TEXTS = [
-    ("document", ""),
-    ("document", "... !!! ?? -- (;)"),
-    ("query", ""),
-    ("query", "?!"),
-    ("document", "Microstructural development of human newborn cerebral white matter assessed in vivo by "
-                 "diffusion tensor magnetic resonance imaging."),
-    ("document", "The present study is a history of the DEWEY Decimal Classification. The first edition of the "
-                 "DDC was published in 1876, the eighteenth edition in 1971, and future editions will continue "
-                 "to appear as needed."),
-    ("document", "compact memories have flexible capacities a digital data storage system with capacity up to "
-                 "bits and random and or sequential access is described"),
-    ("document", "Heart attacks and cardiac arrest: cardiovascular risk factors in elderly patients. " * 30),
-    ("query", "What problems and concerns are there in making up descriptive titles?"),
-    ("query", "time sharing operating system"),
-    ("query", "MEASUREMENT OF DIELECTRIC CONSTANT OF LIQUIDS BY THE USE OF MICROWAVE TECHNIQUES"),
-    ("query", "Does vitamin D deficiency increase the risk of cardiovascular disease in adults over fifty "
-              "years of age according to large randomised trials and cohort studies?"),
-    ("document", "naïve café résumé — Ünïcödé text with emoji 🙂 and numbers 3.14"),
-]
+from .golden import GOLDEN_TEXTS, write_golden  # noqa: E402,F401  (GOLDEN_TEXTS: re-exported)
 
 
 def sha256(path: Path) -> str:
@@ -101,21 +82,6 @@ def concept_labels(sae, states: np.ndarray, ids: np.ndarray, max_tokens: int = 4
     return labels, counts
 
 
-def golden(onnx_path: Path) -> dict:
-    from .export import OnnxEncoder, prune
-    enc = OnnxEncoder(onnx_path)
-    cases = []
-    for mode, text in GOLDEN_TEXTS:
-        ml = DOC_MAX_LEN if mode == "document" else QUERY_MAX_LEN
-        p = PRUNING[mode]
-        # encode singly (batch 1) -- the runtime must match regardless of batching
-        [(ind, val)] = enc.encode([text], ml, batch=1)
-        ind, val = prune(ind, val, p["top_k"], p["min_weight"], p["mass"])
-        cases.append({"mode": mode, "text": text, "indices": [int(i) for i in ind],
-                      "values": [round(float(x), 6) for x in val]})
-    return {"tolerance": {"abs": 0.02}, "cases": cases}
-
-
 def write_package(out: Path, onnx_src: Path, version: str, labels: list[str], provenance: str,
                   report: str | None = None, status: str | None = None):
     out.mkdir(parents=True, exist_ok=True)
@@ -126,7 +92,7 @@ def write_package(out: Path, onnx_src: Path, version: str, labels: list[str], pr
     shutil.copyfile(backbone_path() / "tokenizer.json", out / "tokenizer.json")
     (out / "manifest.json").write_text(json.dumps(manifest(version), indent=2) + "\n")
     (out / "concepts.json").write_text(json.dumps({"labels": labels}, ensure_ascii=False) + "\n")
-    (out / "golden.json").write_text(json.dumps(golden(out / "document.onnx"), ensure_ascii=False, indent=1) + "\n")
+    write_golden(out)
     shutil.copyfile(Path(__file__).resolve().parent / "LICENSE.txt", out / "LICENSE")
     (out / "PROVENANCE.md").write_text(provenance)
     if report is not None:

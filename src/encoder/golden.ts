@@ -7,7 +7,12 @@ import { displayPath, type ModelPackage } from './package.js';
 import type { Encoder, EncodeMode } from './types.js';
 
 export const GoldenSchema = z.object({
-  tolerance: z.object({ abs: z.number().nonnegative() }),
+  tolerance: z.object({
+    /** Largest difference of one concept's weight (docs/ENCODER.md, "Across machines"). */
+    abs: z.number().nonnegative(),
+    /** Smallest cosine between the encoded and the golden vector (packages before 1.2.0 have none). */
+    cosine: z.number().min(0).max(1).optional(),
+  }),
   cases: z.array(
     z.object({
       mode: z.enum(['document', 'query']),
@@ -64,6 +69,22 @@ export function compareVectors(got: SparseVector, want: { indices: number[]; val
   return problems;
 }
 
+/** Cosine of two sparse vectors (1 when both are empty). */
+export function sparseCosine(a: { indices: ArrayLike<number>; values: ArrayLike<number> }, b: { indices: ArrayLike<number>; values: ArrayLike<number> }): number {
+  const m = new Map<number, number>();
+  for (let i = 0; i < b.indices.length; i++) m.set(b.indices[i]!, b.values[i]!);
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.indices.length; i++) {
+    dot += a.values[i]! * (m.get(a.indices[i]!) ?? 0);
+    na += a.values[i]! ** 2;
+  }
+  for (let i = 0; i < b.values.length; i++) nb += b.values[i]! ** 2;
+  if (na === 0 || nb === 0) return na === nb ? 1 : 0;
+  return dot / Math.sqrt(na * nb);
+}
+
 /** Encodes every golden case with `encoder` and compares; returns the failing cases. */
 export async function checkGolden(encoder: Encoder, golden: Golden): Promise<{ case: GoldenCase; problems: string[] }[]> {
   const failures: { case: GoldenCase; problems: string[] }[] = [];
@@ -76,6 +97,11 @@ export async function checkGolden(encoder: Encoder, golden: Golden): Promise<{ c
     );
     cases.forEach((c, i) => {
       const problems = compareVectors(vecs[i]!, c, golden.tolerance.abs);
+      const minCos = golden.tolerance.cosine;
+      if (minCos !== undefined) {
+        const cos = sparseCosine(vecs[i]!, c);
+        if (cos < minCos) problems.unshift(`cosine ${cos.toFixed(6)} < ${minCos}`);
+      }
       if (problems.length) failures.push({ case: c, problems });
     });
   }

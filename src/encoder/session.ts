@@ -55,7 +55,10 @@ export async function openSession(file: string, opts: SessionOptions = {}): Prom
   const base: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: Math.max(1, Math.floor(opts.threads ?? defaultThreads())),
     interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
+    // 'basic', not 'all': onnxruntime's extended fusions pick CPU-specific kernels that move the hidden
+    // states by up to 4e-2 between AVX2 and AVX-512 machines, enough to swap concepts at the per-token
+    // top-k; at 'basic' the two agree to about 1e-6, for 5-8 % of speed (docs/ENCODER.md, "Across machines").
+    graphOptimizationLevel: 'basic',
     // warnings such as "Removing initializer" are noise for users; errors still surface as exceptions
     logSeverityLevel: 3,
   };

@@ -1,0 +1,38 @@
+"""onnxruntime as the product runs it (torch-free, so that check.py and drift.py run without torch).
+
+Graph optimisation is ORT_ENABLE_BASIC, as in the TypeScript runtime (src/encoder/session.ts): the
+extended fusions of onnxruntime 1.3x pick CPU-specific kernels that move the backbone's hidden states by
+up to 4e-2 between an AVX2 and an AVX-512 machine (2 % of a typical value), enough to swap concepts at the
+per-token top-k. At the basic level the two kinds of CPU agree to about 1e-6 (measured with
+`qemu-x86_64 -cpu Haswell`, docs/ENCODER.md), at a cost of about 5-8 % in speed."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def ort_session(model, threads: int = 2):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), so,
+                                providers=["CPUExecutionProvider"])
+
+
+def prune(ind: np.ndarray, val: np.ndarray, top_k: int | None = None, min_weight: float = 0.0, mass: float = 1.0):
+    """The manifest's pruning: drop zero padding, keep top_k, drop below min_weight, keep mass share."""
+    keep = val > 0
+    ind, val = ind[keep], val[keep]
+    o = np.argsort(-val, kind="stable")
+    ind, val = ind[o], val[o]
+    if top_k is not None:
+        ind, val = ind[:top_k], val[:top_k]
+    keep = val >= min_weight
+    ind, val = ind[keep], val[keep]
+    if mass < 1.0 and len(val):
+        c = np.cumsum(val)
+        n = int(np.searchsorted(c, mass * c[-1] - 1e-12) + 1)
+        ind, val = ind[:n], val[:n]
+    return ind.astype(np.int64), val.astype(np.float32)

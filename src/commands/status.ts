@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { reconcileJobSet } from '../ingest/index.js';
 import { createIngestQueue, JobSetStore, type JobSetInfo } from '../queue/index.js';
 import { redactUrl } from '../errors.js';
-import { createRedis } from '../redis.js';
+import { checkRedis, createRedis } from '../redis.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 
 export function formatJobSet(s: JobSetInfo): string {
@@ -25,6 +25,8 @@ export function register(program: Command): void {
       .option('--json', 'print the result as JSON'),
   ).action(async (setId: string, opts: Record<string, any>) => {
     const config = configFrom(opts);
+    // Redis down or a wrong URL: one line naming it and exit 69, instead of reconnecting forever.
+    await checkRedis(config);
     const redis = createRedis(config);
     try {
       const store = new JobSetStore(redis);

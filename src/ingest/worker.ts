@@ -8,7 +8,7 @@ import type { Encoder } from '../encoder/types.js';
 import { log as defaultLog } from '../log.js';
 import { checkOpenSearch, createOpenSearchClient, type Client } from '../opensearch/client.js';
 import { ensureConceptIndex } from '../opensearch/indexes.js';
-import { checkRedis, createRedis } from '../redis.js';
+import { checkRedis, createRedis, isRedisConnectionError, reportRedisError } from '../redis.js';
 import { reindexForwarder } from '../reindex/forward.js';
 import { JobSetStore, type IngestBatchJob, type IngestBatchResult, type JobSetStoreOptions } from '../queue/index.js';
 import type { BatchContext, BulkIndexOptions } from './batch-processor.js';
@@ -195,7 +195,11 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
       settleFailedJob(store, job, err.message).catch((e) => log.error({ err: (e as Error).message }, 'cannot settle failed job'));
     }
   });
-  worker.on('error', (err: Error) => log.error({ err: err.message }, 'worker error'));
+  worker.on('error', (err: Error) => {
+    // Redis going away: one line per outage (src/redis.ts), not one per reconnection attempt.
+    if (isRedisConnectionError(err)) reportRedisError(config.redisUrl, err, log);
+    else log.error({ err: err.message }, 'worker error');
+  });
   worker.on('stalled', (jobId: string) => log.warn({ job: jobId }, 'stalled job moved back to wait'));
   await worker.waitUntilReady();
 

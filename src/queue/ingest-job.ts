@@ -1,6 +1,7 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { SourceDocSchema } from '../ingest/document.js';
+import { redisUrlOf, reportRedisError } from '../redis.js';
 
 /** BullMQ job name of a batch of documents to encode and index. */
 export const INGEST_BATCH_JOB = 'ingest-batch';
@@ -52,5 +53,8 @@ export function batchJobId(setId: string, batch: number): string {
 }
 
 export function createIngestQueue(name: string, connection: ConnectionOptions): Queue<IngestBatchJob, IngestBatchResult> {
-  return new Queue<IngestBatchJob, IngestBatchResult>(name, { connection, defaultJobOptions: INGEST_JOB_OPTIONS });
+  const queue = new Queue<IngestBatchJob, IngestBatchResult>(name, { connection, defaultJobOptions: INGEST_JOB_OPTIONS });
+  // Without a listener BullMQ prints each connection error's stack (console.error): one line per outage instead.
+  queue.on('error', (err: unknown) => reportRedisError(redisUrlOf(connection), err));
+  return queue;
 }

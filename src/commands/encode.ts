@@ -3,6 +3,7 @@ import { createEncoder } from '../encoder/index.js';
 import type { EncodeMode, LongTextMode } from '../encoder/types.js';
 import { createLogger } from '../log.js';
 import type { SparseVector } from '../sparse.js';
+import { assertArgvFits } from './argv-limit.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 import { intOption, numberOption, RANGES, rangedInt } from './options.js';
 
@@ -43,6 +44,9 @@ export function register(program: Command): void {
       if (texts.length === 0) {
         if (process.stdin.isTTY) throw new Error('no text given: pass texts as arguments or pipe them on stdin (one per line)');
         texts = (await readStdin()).split(/\r?\n/).filter((l, i, a) => l.length > 0 || i < a.length - 1);
+      } else {
+        // Before any ONNX session exists: a long command line crashes onnxruntime-node (docs/KNOWN_ISSUES.md).
+        assertArgvFits(texts, 'text', 'saesplade encode < texts.txt (one text per line)');
       }
       const mode: EncodeMode = opts.query ? 'query' : 'document';
       const enc = await createEncoder({

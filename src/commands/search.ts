@@ -4,6 +4,7 @@ import { createOpenSearchClient } from '../opensearch/client.js';
 import { search, type SearchHit, type SearchResult } from '../search/search.js';
 import { SEARCH_MODES, type SearchMode } from '../search/translator.js';
 import * as benchQuery from './bench-query.js';
+import { assertArgvFits, MAX_ARGV_TEXT_BYTES, readStdinText } from './argv-limit.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 import { JAVA_INT_MAX } from './options.js';
 import { intOption, jsonClauseOption, listOption, modeOption, requestOptions, withQueryOptions } from './query-options.js';
@@ -72,7 +73,7 @@ export function register(program: Command): void {
       program
         .command('search')
         .description('search a concept index: the query is encoded into concepts and scored as a dot product (or BM25, or both)')
-        .argument('<query...>', 'the query text')
+        .argument('[query...]', `the query text; - (or no argument, with text piped in) reads it from stdin, as long text must be (over ${MAX_ARGV_TEXT_BYTES} bytes)`)
         .option('--mode <mode>', `${SEARCH_MODES.join(' | ')}`, modeOption, 'concepts')
         .option('-n, --size <n>', 'hits per page', intOption('--size', 0, JAVA_INT_MAX), 10)
         .option('--from <n>', 'offset of the first hit', intOption('--from', 0, JAVA_INT_MAX), 0)
@@ -84,6 +85,15 @@ export function register(program: Command): void {
     ),
   ).action(async (words: string[], opts: Record<string, any>) => {
     const config = configFrom(opts);
+    let query: string;
+    if ((words.length === 1 && words[0] === '-') || (words.length === 0 && !process.stdin.isTTY)) query = (await readStdinText()).trim();
+    else if (words.length === 0) throw new Error('no query given: pass it as arguments, or on stdin (saesplade search - < query.txt)');
+    else {
+      // Before any ONNX session exists: a long command line crashes onnxruntime-node (docs/KNOWN_ISSUES.md).
+      assertArgvFits(words, 'query', 'saesplade search - < query.txt (or: echo "..." | saesplade search -)');
+      query = words.join(' ');
+    }
+    if (query === '') throw new Error('the query is empty');
     const client = createOpenSearchClient(config);
     const mode = opts.mode as SearchMode;
     const encoder = mode === 'bm25' ? undefined : await createEncoder({ modelDir: config.modelDir, device: config.device });
@@ -92,7 +102,7 @@ export function register(program: Command): void {
         { client, encoder },
         {
           index: config.index,
-          query: words.join(' '),
+          query,
           mode,
           size: opts.size,
           from: opts.from,

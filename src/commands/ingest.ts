@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { formatSummary, ingest } from '../ingest/index.js';
+import { checkSourcePath } from '../ingest/source-open.js';
 import { upgradeIngestTarget } from '../reindex/upgrade.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 import { formatReindex } from './reindex.js';
@@ -47,6 +48,8 @@ first (re-encode, verify, switch; in this process), then ingests.`,
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
+    // A missing file, a directory or binary input is refused before anything runs (src/ingest/source-open.ts).
+    if (source !== '-') await checkSourcePath(source);
     if (opts.upgrade) {
       const say = (line: string) => process.stderr.write(line + '\n');
       const up = await upgradeIngestTarget({ config, concurrency: opts.concurrency, say });

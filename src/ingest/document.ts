@@ -51,6 +51,8 @@ export type SourceDoc = z.infer<typeof SourceDocSchema>;
 
 export type RejectCode =
   | 'too_large'
+  /** Bytes that are not UTF-8 (src/ingest/source-reader.ts). */
+  | 'invalid_utf8'
   | 'invalid_json'
   | 'not_object'
   | 'missing_id'

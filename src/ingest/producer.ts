@@ -10,6 +10,7 @@ import {
   type JobSetStore,
 } from '../queue/index.js';
 import { resolveParseOptions, type DocumentParseOptions, type SourceDoc } from './document.js';
+import { openSource } from './source-open.js';
 import { readSource } from './source-reader.js';
 
 export interface ProduceOptions {
@@ -66,6 +67,8 @@ export async function produceJobSet(opts: ProduceOptions): Promise<ProduceResult
   const sourceName = opts.sourceName ?? (typeof opts.source === 'string' ? (opts.source === '-' ? 'stdin' : opts.source) : 'stream');
   const { store, queue } = opts;
 
+  // A missing file, a directory or binary input fails here, before the job set exists.
+  const input = await openSource(opts.source, sourceName);
   await store.create({ id: setId, source: sourceName, index: opts.index, queue: queue.name });
 
   const totals: ProduceProgress = { setId, read: 0, queued: 0, rejected: 0, jobs: 0 };
@@ -102,7 +105,7 @@ export async function produceJobSet(opts: ProduceOptions): Promise<ProduceResult
     opts.onProgress?.({ ...totals });
   };
 
-  for await (const item of readSource(opts.source, parse, sourceName)) {
+  for await (const item of readSource(input, parse, sourceName)) {
     pendingRead++;
     if (item.ok) {
       batch.push(item.doc);

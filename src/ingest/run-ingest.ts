@@ -10,6 +10,7 @@ import { describeNetworkError } from '../errors.js';
 import { JobSetStore, createIngestQueue, type JobSetInfo } from '../queue/index.js';
 import type { DocumentParseOptions } from './document.js';
 import { produceJobSet, type ProduceResult } from './producer.js';
+import { openSource } from './source-open.js';
 import { progressReporter, summarize, waitForJobSet, type IngestSummary } from './progress.js';
 import { ensureIngestTarget } from './target.js';
 import { startIngestWorker, type IngestWorkerHandle, type IngestWorkerOptions } from './worker.js';
@@ -61,13 +62,18 @@ export async function ingest(opts: IngestOptions): Promise<IngestRunResult> {
   const log = opts.log ?? defaultLog;
   const wait = Boolean(opts.wait || opts.withWorker);
   const model = modelIdentity(config.modelDir);
-  // Check first, with fail-fast connections and clear messages, before the retrying ones exist.
-  await checkRedis(config);
+  // The source first: a missing file, a directory or binary input is refused before an index or a
+  // job set exists (src/ingest/source-open.ts).
+  const sourceName = typeof opts.source === 'string' ? (opts.source === '-' ? 'stdin' : opts.source) : 'stream';
+  const source = await openSource(opts.source, sourceName);
+  // Then the services, with fail-fast connections and clear messages, before the retrying ones exist.
   const client = createOpenSearchClient(config);
   try {
+    await checkRedis(config);
     await checkOpenSearch(client, config.opensearchUrl);
     await ensureIngestTarget(client, config.index, model, config.modelDir);
   } catch (err) {
+    source.destroy();
     await client.close();
     throw err;
   }
@@ -83,7 +89,8 @@ export async function ingest(opts: IngestOptions): Promise<IngestRunResult> {
     }
     const started = Date.now();
     const produced = await produceJobSet({
-      source: opts.source,
+      source,
+      sourceName,
       index: config.index,
       queue,
       store,

@@ -8,6 +8,7 @@ import {
   type DocumentParseOptions,
   type ParseResult,
 } from '../../src/ingest/index.js';
+import { binaryProblem } from '../../src/ingest/source-open.js';
 
 const AUTO = resolveParseOptions({});
 const parse = (line: string, opts: DocumentParseOptions = AUTO): ParseResult => parseDocumentLine(line, 'f.jsonl:7', opts);
@@ -103,3 +104,45 @@ describe('readSource', () => {
     expect(items[2]).toMatchObject({ ok: true, doc: { id: 'b', text: 'y', source: 'in.jsonl:4' } });
   });
 });
+
+describe('readSource: bytes', () => {
+  const collect = async (chunks: (string | Buffer)[], opts: DocumentParseOptions = AUTO) => {
+    const items = [];
+    for await (const it of readSource(Readable.from(chunks), opts, 'b.jsonl')) items.push(it);
+    return items;
+  };
+
+  it('records a line that is not UTF-8 as invalid_utf8, even when a chunk splits a valid multi-byte character', async () => {
+    const euro = Buffer.from('{"id":"e","text":"\u20ac"}'); // the euro sign: 3 bytes, split by the chunks below
+    const items = await collect([Buffer.from('{"id":"a","text":"x\xff"}\n', 'latin1'), euro.subarray(0, 20), euro.subarray(20), Buffer.from('\n')]);
+    expect(items.map((i) => [i.location, i.ok ? 'ok' : i.code])).toEqual([
+      ['b.jsonl:1', 'invalid_utf8'],
+      ['b.jsonl:2', 'ok'],
+    ]);
+    expect(items[0]).toMatchObject({ reason: expect.stringMatching(/invalid byte 0xff at byte 20 of the line/) });
+  });
+
+  it('keeps at most --max-doc-bytes of a line in memory and rejects it as too_large with its full size', async () => {
+    const opts = resolveParseOptions({ maxDocBytes: 100 });
+    const items = await collect(['{"id":"big","text":"', 'x'.repeat(5000), '"}\n{"id":"ok","text":"y"}\n'], opts);
+    expect(items.map((i) => (i.ok ? 'ok' : i.code))).toEqual(['too_large', 'ok']);
+    expect(items[0]).toMatchObject({ reason: 'document is 5022 bytes, over the limit of 100 (--max-doc-bytes)' });
+  });
+});
+
+describe('binaryProblem', () => {
+  it.each([
+    ['gzip', [0x1f, 0x8b, 8, 0], /gzip-compressed/],
+    ['zip', [0x50, 0x4b, 3, 4], /zip archive/],
+    ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0], /xz-compressed/],
+    ['zstd', [0x28, 0xb5, 0x2f, 0xfd], /zstd-compressed/],
+    ['UTF-16', [0xff, 0xfe, 0x7b, 0], /UTF-16/],
+    ['NUL bytes', [0x7b, 0x22, 0, 0x22], /holds NUL bytes/],
+  ])('%s is refused', (_n, bytes, message) => {
+    expect(binaryProblem(Buffer.from(bytes as number[]), 'f')).toMatch(message);
+  });
+  it('accepts UTF-8 JSON Lines', () => {
+    expect(binaryProblem(Buffer.from('{"id":"a","text":"Caf\u00e9"}\n'), 'f')).toBeUndefined();
+  });
+});
+

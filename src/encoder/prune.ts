@@ -4,10 +4,12 @@ import type { SparseVector } from '../sparse.js';
  * Pruning of a concept vector, applied in this order (docs/MODEL_PACKAGE.md):
  * 1. `topK`: keep at most the k heaviest weights (0 or undefined: no limit);
  * 2. `minWeight`: drop weights below this absolute value (OpenSearch `abs_value`);
- * 3. `maxRatio`: drop weights below maxRatio × the largest weight (OpenSearch `max_ratio`);
+ * 3. `maxRatio`: drop weights below maxRatio × the largest weight (OpenSearch `max_ratio`; 1 keeps
+ *    only the largest);
  * 4. `mass`: keep the smallest set of heaviest weights whose sum reaches mass × the sum of what is
  *    left (1 = keep all; OpenSearch `alpha_mass`).
  * Non-positive and non-finite weights are always dropped. Ties are broken by the lower concept id.
+ * Documents (the encoder) and queries (the translator, which then applies its clause budget) share it.
  */
 export interface Pruning {
   topK?: number;
@@ -39,7 +41,7 @@ export function mergePruning(...layers: (Pruning | undefined)[]): Pruning {
 export function validatePruning(p: Pruning): Pruning {
   if (p.topK !== undefined && (!Number.isInteger(p.topK) || p.topK < 0)) throw new RangeError(`topK must be an integer >= 0, got ${p.topK}`);
   if (p.minWeight !== undefined && !(p.minWeight >= 0 && Number.isFinite(p.minWeight))) throw new RangeError(`minWeight must be >= 0, got ${p.minWeight}`);
-  if (p.maxRatio !== undefined && !(p.maxRatio >= 0 && p.maxRatio < 1)) throw new RangeError(`maxRatio must be in [0, 1), got ${p.maxRatio}`);
+  if (p.maxRatio !== undefined && !(p.maxRatio >= 0 && p.maxRatio <= 1)) throw new RangeError(`maxRatio must be in [0, 1], got ${p.maxRatio}`);
   if (p.mass !== undefined && !(p.mass > 0 && p.mass <= 1)) throw new RangeError(`mass must be in (0, 1], got ${p.mass}`);
   return p;
 }
@@ -70,7 +72,7 @@ export function prune(indices: ArrayLike<number>, values: ArrayLike<number>, p: 
   if (p.mass !== undefined && p.mass < 1 && order.length > 0) {
     let total = 0;
     for (const i of order) total += values[i]!;
-    const target = total * p.mass;
+    const target = total * p.mass * (1 - 1e-9); // tolerate float rounding at mass = exactly a prefix's share
     let acc = 0;
     let keep = 0;
     while (keep < order.length && acc < target) acc += values[order[keep++]!]!;

@@ -7,6 +7,7 @@
  * rank_features' 9-bit precision on d_i). `linear` is required: the default function saturates.
  */
 import type { SparseVector } from '../sparse.js';
+import { prune, validatePruning, type Pruning } from '../encoder/prune.js';
 import { CONCEPT_FIELD } from '../opensearch/indexes.js';
 
 /** OpenSearch's default `indices.query.bool.max_clause_count` (Lucene counts leaf clauses of the whole query). */
@@ -26,16 +27,11 @@ export const SEARCH_MODES: readonly SearchMode[] = ['concepts', 'bm25', 'hybrid'
 export type JsonObject = Record<string, unknown>;
 
 /**
- * Query-side pruning, applied in this order: `minWeight` (absolute), `maxRatio` (drop weights below
- * maxRatio × the largest weight), `mass` (keep the smallest set of heaviest weights whose sum reaches
- * mass × the total), `topK`; then the clause budget caps what is left. Unset = no pruning by that rule.
+ * Query-side pruning: the same rules, order and ranges as documents (`prune()` in
+ * src/encoder/prune.ts: topK → minWeight → maxRatio → mass, `topK: 0` = no limit), so that one
+ * weighting code serves both sides; the translator only adds the clause budget.
  */
-export interface QueryPruning {
-  topK?: number;
-  minWeight?: number;
-  maxRatio?: number;
-  mass?: number;
-}
+export type QueryPruning = Pruning;
 
 /** A concept and its query weight. */
 export interface WeightedConcept {
@@ -173,27 +169,17 @@ function massPrefix(sorted: WeightedConcept[], share: number): WeightedConcept[]
   return sorted;
 }
 
-function checkPruning(p: QueryPruning): void {
-  if (p.topK !== undefined && !(Number.isInteger(p.topK) && p.topK >= 0)) throw new TranslateError(`pruning.topK must be an integer >= 0, got ${p.topK}`);
-  if (p.minWeight !== undefined && !(p.minWeight >= 0)) throw new TranslateError(`pruning.minWeight must be >= 0, got ${p.minWeight}`);
-  if (p.maxRatio !== undefined && !(p.maxRatio >= 0 && p.maxRatio <= 1)) throw new TranslateError(`pruning.maxRatio must be in [0, 1], got ${p.maxRatio}`);
-  if (p.mass !== undefined && !(p.mass > 0 && p.mass <= 1)) throw new TranslateError(`pruning.mass must be in (0, 1], got ${p.mass}`);
-}
-
 /**
- * Applies query-side pruning and caps the result at `budget` concepts. Returns the kept concepts by
- * weight, heaviest first. Entries that `rank_feature` cannot take (non-finite, <= 0) are dropped.
+ * Applies query-side pruning (prune()) and caps the result at `budget` concepts. Returns the kept
+ * concepts by weight, heaviest first. Entries that `rank_feature` cannot take (non-finite, <= 0) are dropped.
  */
 export function pruneQuery(v: SparseVector, pruning: QueryPruning = {}, budget: number = DEFAULT_MAX_CLAUSES): WeightedConcept[] {
-  checkPruning(pruning);
-  let kept = byWeight(v).filter((c) => Number.isFinite(c.weight) && c.weight > 0);
-  if (kept.length === 0) return kept;
-  const max = kept[0]!.weight;
-  if (pruning.minWeight !== undefined) kept = kept.filter((c) => c.weight >= pruning.minWeight!);
-  if (pruning.maxRatio !== undefined) kept = kept.filter((c) => c.weight >= pruning.maxRatio! * max);
-  if (pruning.mass !== undefined) kept = massPrefix(kept, pruning.mass);
-  if (pruning.topK !== undefined) kept = kept.slice(0, pruning.topK);
-  return kept.slice(0, Math.max(0, budget));
+  try {
+    validatePruning(pruning);
+  } catch (e) {
+    throw new TranslateError(`pruning.${(e as Error).message}`);
+  }
+  return byWeight(prune(v.indices, v.values, pruning)).slice(0, Math.max(0, budget));
 }
 
 /**

@@ -50,7 +50,8 @@ describe('prune', () => {
     expect(() => validatePruning({ topK: -1 })).toThrow(/topK/);
     expect(() => validatePruning({ mass: 0 })).toThrow(/mass/);
     expect(() => validatePruning({ mass: 1.5 })).toThrow(/mass/);
-    expect(() => validatePruning({ maxRatio: 1 })).toThrow(/maxRatio/);
+    expect(() => validatePruning({ maxRatio: 1.5 })).toThrow(/maxRatio/);
+    expect(() => validatePruning({ maxRatio: 1 })).not.toThrow();
     expect(() => validatePruning({ minWeight: -0.1 })).toThrow(/minWeight/);
   });
 

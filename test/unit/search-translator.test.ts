@@ -8,8 +8,10 @@ import {
   rrfFetchBody,
   translate,
   TranslateError,
+  type QueryPruning,
   type TranslateInput,
 } from '../../src/search/translator.js';
+import { prune } from '../../src/encoder/prune.js';
 import type { SparseVector } from '../../src/sparse.js';
 
 function vec(entries: Record<number, number>): SparseVector {
@@ -273,6 +275,18 @@ describe('pruneQuery', () => {
 
   it('no pruning keeps everything by weight', () => expect(ids(pruneQuery(V))).toEqual([6, 5, 4, 3, 2, 1]));
   it('topK', () => expect(ids(pruneQuery(V, { topK: 2 }))).toEqual([6, 5]));
+  it('topK 0 means no limit, as for documents (it used to keep nothing: a silent BM25)', () =>
+    expect(ids(pruneQuery(V, { topK: 0 }))).toEqual([6, 5, 4, 3, 2, 1]));
+  it('is the encoder prune() followed by the clause budget, for every rule and combination', () => {
+    const rules: QueryPruning[] = [{}, { topK: 0 }, { topK: 3 }, { minWeight: 0.4 }, { maxRatio: 0.25 }, { maxRatio: 1 }, { mass: 0.5 },
+      { mass: 0.8 }, { minWeight: 0.2, topK: 3, mass: 0.99 }, { topK: 4, maxRatio: 0.2, mass: 0.7 }];
+    for (const r of rules) {
+      const doc = prune(V.indices, V.values, r);
+      const byW = [...doc.indices].sort((a, b) => doc.values[doc.indices.indexOf(b)]! - doc.values[doc.indices.indexOf(a)]! || a - b);
+      expect(ids(pruneQuery(V, r)), JSON.stringify(r)).toEqual(byW);
+      expect(ids(pruneQuery(V, r, 2)), JSON.stringify(r)).toEqual(byW.slice(0, 2));
+    }
+  });
   it('minWeight', () => expect(ids(pruneQuery(V, { minWeight: 0.4 }))).toEqual([6, 5, 4, 3]));
   it('maxRatio (relative to max)', () => expect(ids(pruneQuery(V, { maxRatio: 0.25 }))).toEqual([6, 5, 4]));
   it('mass share', () => {

@@ -1,20 +1,43 @@
 import type { Job, Queue } from 'bullmq';
-import { IngestBatchJobSchema, type IngestBatchJob, type IngestBatchResult, type JobSetStore } from '../queue/index.js';
+import { IngestBatchJobSchema, type FailedDoc, type IngestBatchJob, type IngestBatchResult, type JobSetStore } from '../queue/index.js';
 import { failedDoc } from './batch-processor.js';
 
 /**
  * Counts a finally-failed batch job whose outcome the processor could not count itself (a job
  * failed by BullMQ after stalling too often, or with invalid data): its documents, except those an
  * earlier run reported indexed, become failed documents with the job's failure reason. Idempotent.
+ *
+ * A job whose data does not pass the schema (an older or newer producer, a hand-edited job) is
+ * settled too, as far as its data can be read: its set from `setId` in the data (or `setIdHint`,
+ * the set being reconciled), each readable document as failed with code `invalid_job`, or one
+ * `invalid_job` record for the job when none is readable. Before, such a job was never counted and
+ * its set never done.
  */
-export async function settleFailedJob(store: JobSetStore, job: Job<IngestBatchJob>, reason: string): Promise<boolean> {
+export async function settleFailedJob(store: JobSetStore, job: Job<IngestBatchJob>, reason: string, setIdHint?: string): Promise<boolean> {
+  if (!job.id) return false;
   const data = IngestBatchJobSchema.safeParse(job.data);
-  if (!data.success || !job.id) return false;
-  const { setId, docs } = data.data;
-  if (await store.isCommitted(setId, job.id)) return false;
-  const before = new Set(indexedInProgress(job.progress));
-  const failed = docs.filter((d) => !before.has(d.id)).map((d) => failedDoc(d, 'job_failed', reason));
-  return store.commitBatch(setId, job.id, { indexed: docs.length - failed.length, skipped: 0, failed });
+  if (data.success) {
+    const { setId, docs } = data.data;
+    if (await store.isCommitted(setId, job.id)) return false;
+    const before = new Set(indexedInProgress(job.progress));
+    const failed = docs.filter((d) => !before.has(d.id)).map((d) => failedDoc(d, 'job_failed', reason));
+    return store.commitBatch(setId, job.id, { indexed: docs.length - failed.length, skipped: 0, failed });
+  }
+  const raw = (job.data ?? {}) as { setId?: unknown; docs?: unknown };
+  const setId = typeof raw.setId === 'string' && raw.setId.length > 0 ? raw.setId : setIdHint;
+  // Only a set that exists is counted in (a made-up setId must not create a half set).
+  if (!setId || !(await store.get(setId)) || (await store.isCommitted(setId, job.id))) return false;
+  const at = new Date().toISOString();
+  const why = `invalid job data (${reason})`;
+  const docs = Array.isArray(raw.docs) ? (raw.docs as unknown[]) : [];
+  const failed: FailedDoc[] = docs.map((d, i) => {
+    const o = (d ?? {}) as { id?: unknown; source?: unknown };
+    const f: FailedDoc = { source: typeof o.source === 'string' ? o.source : `job ${job.id} document ${i + 1}`, code: 'invalid_job', reason: why, at };
+    if (typeof o.id === 'string' || typeof o.id === 'number') f.id = String(o.id);
+    return f;
+  });
+  if (failed.length === 0) failed.push({ source: `job ${job.id}`, code: 'invalid_job', reason: `${why}; its documents cannot be read`, at });
+  return store.commitBatch(setId, job.id, { indexed: 0, skipped: 0, failed });
 }
 
 /**
@@ -28,7 +51,7 @@ export async function reconcileJobSet(queue: Queue<IngestBatchJob, IngestBatchRe
   for (let start = 0; ; start += pageSize) {
     const jobs = await queue.getFailed(start, start + pageSize - 1);
     for (const job of jobs) {
-      if (job?.id?.startsWith(`${setId}-`) && (await settleFailedJob(store, job, job.failedReason ?? 'job failed'))) settled++;
+      if (job?.id?.startsWith(`${setId}-`) && (await settleFailedJob(store, job, job.failedReason ?? 'job failed', setId))) settled++;
     }
     if (jobs.length < pageSize) return settled;
   }

@@ -11,6 +11,7 @@ import * as benchEncoder from './bench-encoder.js';
 import * as reindex from './reindex.js';
 import * as rollback from './rollback.js';
 import * as evalCmd from './eval.js';
+import * as serve from './serve.js';
 
 /**
  * One module per command under src/commands/, each exporting `register(program)`. Keep this file a
@@ -30,4 +31,5 @@ export function registerCommands(program: Command): void {
   reindex.register(program);
   rollback.register(program);
   evalCmd.register(program);
+  serve.register(program);
 }

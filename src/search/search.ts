@@ -112,6 +112,20 @@ export interface SearchResult {
 
 export class SearchError extends Error {
   override name = 'SearchError';
+  /**
+   * OpenSearch's HTTP status when it answered with an error (400 for a bad filter, 404 for a missing
+   * index); undefined when it did not answer (connection refused, timeout) or the request was refused
+   * before it was sent (a bad index name).
+   */
+  readonly statusCode?: number;
+  /** Which request input the error is about, when it is one (`index`). */
+  readonly field?: string;
+
+  constructor(message: string, options?: { cause?: unknown; statusCode?: number; field?: string }) {
+    super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
+    if (options?.statusCode !== undefined) this.statusCode = options.statusCode;
+    if (options?.field !== undefined) this.field = options.field;
+  }
 }
 
 // Index → model check, cached per client and index for the process lifetime (successes only).
@@ -187,7 +201,11 @@ async function runSearch(client: Client, index: string, body: JsonObject): Promi
     const b = res.body as unknown as { took: number; hits: { hits: RawHit[] } };
     return { hits: b.hits.hits, took: b.took };
   } catch (err) {
-    throw new SearchError(`OpenSearch rejected the search on "${index}": ${errorReason(err)}`);
+    const status = (err as { meta?: { statusCode?: number }; statusCode?: number })?.meta?.statusCode ?? (err as { statusCode?: number })?.statusCode;
+    throw new SearchError(`OpenSearch rejected the search on "${index}": ${errorReason(err)}`, {
+      cause: err,
+      ...(typeof status === 'number' ? { statusCode: status } : {}),
+    });
   }
 }
 
@@ -205,7 +223,7 @@ export async function search(deps: SearchDeps, request: SearchRequest): Promise<
   const t0 = performance.now();
   // One index or alias, never a pattern or a list: `*` would mix hits of other models' indexes.
   const badIndex = indexNameProblem(request.index);
-  if (badIndex) throw new SearchError(indexNameMessage('index', request.index, badIndex));
+  if (badIndex) throw new SearchError(indexNameMessage('index', request.index, badIndex), { field: 'index' });
   const mode = request.mode ?? 'concepts';
   const size = request.size ?? 10;
   const from = request.from ?? 0;

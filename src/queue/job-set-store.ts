@@ -94,6 +94,21 @@ for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[4]) end
 return 1
 `;
 
+/**
+ * addProducedOnce-2.lua, inline: counts a produced job in a set at most once per marker.
+ * KEYS[1] set hash, KEYS[2] marker hash. ARGV[1] marker, ARGV[2] read, ARGV[3] queued, ARGV[4] jobs,
+ * ARGV[5] ttl seconds. Returns 1 when counted now, 0 when that marker was counted before.
+ */
+const ADD_PRODUCED_ONCE_LUA = `
+if redis.call('HSETNX', KEYS[2], ARGV[1], 1) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'read', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'queued', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'jobs', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1
+`;
+
 export interface JobSetStoreOptions {
   /** Key prefix (default `saesplade:jobset`). */
   prefix?: string;
@@ -118,9 +133,9 @@ export class JobSetStore {
     if (!/^[^:\s]+(:[^:\s]+)*$/.test(this.prefix)) throw new Error(`invalid job set key prefix "${this.prefix}"`);
   }
 
-  keys(id: string): { set: string; failed: string; commits: string } {
+  keys(id: string): { set: string; failed: string; commits: string; forwarded: string } {
     const set = `${this.prefix}:${id}`;
-    return { set, failed: `${set}:failed`, commits: `${set}:commits` };
+    return { set, failed: `${set}:failed`, commits: `${set}:commits`, forwarded: `${set}:forwarded` };
   }
 
   async create(meta: { id: string; source: string; index: string; queue: string }): Promise<void> {
@@ -156,6 +171,19 @@ export class JobSetStore {
         .expire(k.failed, this.ttlSeconds);
     }
     return m.expire(k.set, this.ttlSeconds);
+  }
+
+  /**
+   * Counts one job added to a set by someone other than its producer (a write forwarded during a
+   * reindex, src/reindex/forward.ts) at most once per `marker`, in one atomic step: the marker and
+   * the counters land together or not at all, so a crash between them cannot leave the marker set
+   * and the job uncounted (the set would then read done before that job ran). Returns true when
+   * counted now.
+   */
+  async addProducedOnce(id: string, marker: string, delta: Omit<ProducedDelta, 'rejected'>): Promise<boolean> {
+    const k = this.keys(id);
+    const res = await this.redis.eval(ADD_PRODUCED_ONCE_LUA, 2, k.set, k.forwarded, marker, delta.read, delta.queued, delta.jobs, this.ttlSeconds);
+    return res === 1;
   }
 
   async markProducerDone(id: string): Promise<void> {
@@ -228,6 +256,6 @@ export class JobSetStore {
 
   async delete(id: string): Promise<void> {
     const k = this.keys(id);
-    await this.redis.del(k.set, k.failed, k.commits);
+    await this.redis.del(k.set, k.failed, k.commits, k.forwarded);
   }
 }

@@ -11,8 +11,8 @@ import { ReindexStateStore } from './state.js';
  * create-only, so a copy read from the older point in time never overwrites a forwarded write.
  *
  * Idempotent: the forwarded job's id derives from the ingest job's id, and it is counted in the
- * reindex job set once (HSETNX on `<set>:forwarded`), so an ingest job retried after forwarding
- * forwards nothing twice.
+ * reindex job set once (JobSetStore.addProducedOnce: HSETNX on `<set>:forwarded` and the counters in
+ * one Lua step), so an ingest job retried after forwarding forwards nothing twice.
  */
 export function reindexForwarder(redis: Redis, store: JobSetStore): {
   afterBatch: (job: IngestBatchJob, jobId: string) => Promise<void>;
@@ -31,11 +31,9 @@ export function reindexForwarder(redis: Redis, store: JobSetStore): {
         queues.set(a.queue, queue);
       }
       const fwdId = `${a.setId}-fwd-${jobId}`;
-      // Count first, then add: a forwarded job can never complete before it is counted.
-      if ((await redis.hsetnx(`${store.keys(a.setId).set}:forwarded`, fwdId, 1)) === 1) {
-        await redis.expire(`${store.keys(a.setId).set}:forwarded`, store.ttlSeconds);
-        await store.addProduced(a.setId, { read: job.docs.length, queued: job.docs.length, jobs: 1, rejected: [] });
-      }
+      // Count first, then add: a forwarded job can never complete before it is counted. One atomic
+      // step (marker + counters): a crash can no longer leave it marked but uncounted.
+      await store.addProducedOnce(a.setId, fwdId, { read: job.docs.length, queued: job.docs.length, jobs: 1 });
       const data: IngestBatchJob = { setId: a.setId, index: a.target, batch: job.batch, model: a.model, docs: job.docs };
       await queue.add(INGEST_BATCH_JOB, data, { jobId: fwdId });
     },

@@ -8,6 +8,7 @@ onnxruntime pick its AVX2 kernels on an AVX-512 machine: a real second kind of C
 
   python -m saesplade_model.drift golden  --package ../models/default           # encode golden texts, print drift
   python -m saesplade_model.drift states  --package ../models/default --collection cisi
+  python -m saesplade_model.drift speed                                          # basic vs all, one run
   python -m saesplade_model.drift sweep   --collections cisi,cacm,npl --margins 0,0.05,0.1,0.2 --split dev
   python -m saesplade_model.drift cross   --collections cisi,cacm,npl --margins 0,0.02 \
       --doc-states work/drift/all-avx512 --noise 1e-6,1e-2      # documents from another machine / noise
@@ -333,6 +334,38 @@ def cmd_cross(a):
         Path(a.out).write_text(json.dumps(rows, indent=1) + "\n")
 
 
+def cmd_speed(a):
+    """Forward-pass time of the package's graph at each optimisation level, alternated in one run (ratio to
+    `all`, so machines of different speed compare)."""
+    import onnxruntime as ort
+    pkg = Path(a.package)
+    graph = pkg / json.loads((pkg / "manifest.json").read_text())["graphs"]["document"]["file"]
+    levels = {"basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+              "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+              "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}
+    sess = {}
+    for name, lv in levels.items():
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = a.threads, 1, 3
+        so.graph_optimization_level = lv
+        sess[name] = ort.InferenceSession(str(graph), so, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    ids = rng.integers(2000, 20000, (a.batch, a.tokens)).astype(np.int64)
+    ids[:, 0], ids[:, -1] = 101, 102
+    feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+    times = {k: [] for k in sess}
+    for rep in range(a.repeats + 1):
+        for k, s_ in sess.items():
+            t0 = time.perf_counter()
+            s_.run(None, feed)
+            if rep:
+                times[k].append(time.perf_counter() - t0)
+    base = float(np.median(times["all"]))
+    for k, t in times.items():
+        print(json.dumps(dict(level=k, batch=a.batch, tokens=a.tokens, threads=a.threads,
+                              median_s=round(float(np.median(t)), 4), ratio_to_all=round(float(np.median(t)) / base, 3))))
+
+
 def cmd_golden(a):
     """Encode the golden texts with the package's graph on this CPU; write them for comparison."""
     pkg = Path(a.package)
@@ -377,6 +410,13 @@ def main():
     s.add_argument("--noise", default="", help="relative noise levels, e.g. 1e-6,1e-2")
     s.add_argument("--out")
     s.set_defaults(f=cmd_cross)
+    s = sub.add_parser("speed")
+    s.add_argument("--package", default="../models/default")
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--batch", type=int, default=8)
+    s.add_argument("--tokens", type=int, default=256)
+    s.add_argument("--repeats", type=int, default=5)
+    s.set_defaults(f=cmd_speed)
     s = sub.add_parser("golden")
     s.add_argument("--package", default="../models/default")
     s.add_argument("--threads", type=int, default=2)

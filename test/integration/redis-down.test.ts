@@ -125,7 +125,7 @@ describe('Redis going away under a running worker', () => {
     await proxy.close();
 
     const lines = during.trim().split('\n').filter(Boolean);
-    console.log(JSON.stringify({ fault: 'Redis away 10 s under a worker', stderrLinesDuringOutage: lines.length, docsAfter: N, indexed: final.indexed, failed: final.failed }));
+    console.log(JSON.stringify({ fault: 'Redis away 10 s under a worker', stderrLinesDuringOutage: lines.length, lines: lines.map((l) => l.slice(0, 160)), docsAfter: N, indexed: final.indexed, failed: final.failed }));
     expect(lines.filter((l) => /is unreachable/.test(l))).toHaveLength(1);
     expect(lines.filter((l) => /answers again/.test(l))).toHaveLength(1);
     expect(lines.length).toBeLessThanOrEqual(3);

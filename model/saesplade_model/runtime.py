@@ -7,7 +7,17 @@ per-token top-k. At the basic level the two kinds of CPU agree to about 1e-6 (me
 `qemu-x86_64 -cpu Haswell`, docs/ENCODER.md), at a cost of about 5-8 % in speed."""
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
+
+
+def has_content(text: str) -> bool:
+    """The runtime's rule (src/encoder/tokenize.ts, `hasContent`): a text without a letter or a digit in any
+    script (Unicode general categories L* and N*) encodes to the empty vector, without running the graph.
+    The graph's output for such a text (only [CLS] [SEP]) is therefore not part of the contract: a concept
+    graph happens to give nothing there, a vocabulary SPLADE graph pools the special tokens and gives weights."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
 def ort_session(model, threads: int = 2):

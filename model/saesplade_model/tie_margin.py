@@ -123,6 +123,32 @@ def apply_tie_margin(m, margin: float, out_margin: float):
     return m
 
 
+def apply_final_tie_margin(m, out_margin: float):
+    """In place: the gate on the final top-k only, for a graph that has no per-token TopK (a vocabulary
+    SPLADE graph: max over tokens of log1p(relu(logits)), then one TopK whose outputs are the graph outputs
+    `values` / `indices`). The same rewrite `apply_tie_margin` makes of the concept graph's final TopK; the
+    concept graph itself must keep going through `apply_tie_margin` (which also gates its per-token TopK)."""
+    from onnx import helper
+    g = m.graph
+    topks = [n for n in g.node if n.op_type == "TopK"]
+    final = [n for n in topks if "values" in n.output]
+    if len(final) != 1 or len(topks) != 1:
+        raise ValueError(f"expected exactly one (final) TopK, found {[n.name for n in topks]}")
+    if any(n.name.startswith("tie_margin/") for n in g.node):
+        raise ValueError("graph already has a tie margin")
+    consts: list = []
+    fin = final[0]
+    nodes, v, gate, vals = _gate_topk(g, fin, out_margin, "tie_margin/out", consts)
+    nodes.append(helper.make_node("Mul", [v, gate], [vals], name="tie_margin/out/Apply"))
+    _insert_after(g, fin, nodes)
+    nodes = consts + list(g.node)
+    del g.node[:]
+    g.node.extend(nodes)
+    entry = m.metadata_props.add()
+    entry.key, entry.value = "tie_margin_out", f"{out_margin}"
+    return m
+
+
 def _insert_after(g, node, new_nodes):
     nodes = list(g.node)
     at = next(i for i, n in enumerate(nodes) if n.name == node.name) + 1

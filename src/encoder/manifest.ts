@@ -54,6 +54,12 @@ export const ManifestSchema = z
     name: z.string().min(1),
     version: z.string().min(1),
     dictionary_size: z.number().int().positive(),
+    /**
+     * What the dictionary's ids are: `concepts` (learned, labelled by concepts.json; the default) or
+     * `vocabulary` (id j is the tokenizer's token j, as in word-piece SPLADE; dictionary_size must be the
+     * tokenizer's vocabulary size, and the labels are its tokens).
+     */
+    dictionary: z.enum(['concepts', 'vocabulary']).default('concepts'),
     tokenizer: relFile,
     max_length: z.object({
       document: z.number().int().min(3),

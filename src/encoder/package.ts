@@ -58,6 +58,19 @@ export function readManifest(dir: string): Manifest {
   return parsed.data;
 }
 
+/** Token strings by id from a tokenizer.json's `model.vocab` (WordPiece, BPE: an object token -> id), or undefined. */
+export function vocabularyTokens(tokenizerJson: object): string[] | undefined {
+  const vocab = (tokenizerJson as { model?: { vocab?: unknown } }).model?.vocab;
+  if (!vocab || typeof vocab !== 'object' || Array.isArray(vocab)) return undefined;
+  const entries = Object.entries(vocab as Record<string, unknown>);
+  const out: string[] = new Array(entries.length);
+  for (const [t, i] of entries) {
+    if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= entries.length || out[i] !== undefined) return undefined;
+    out[i] = t;
+  }
+  return out;
+}
+
 const ConceptsSchema = z.object({ labels: z.array(z.string()) });
 
 /**
@@ -96,6 +109,22 @@ export function loadModelPackage(dir: string): ModelPackage {
         cfile,
       );
     labels = parsed.data.labels;
+  }
+  if (manifest.dictionary === 'vocabulary') {
+    // id j is token j of the tokenizer: the sizes must agree, and the labels (given or not) are the tokens
+    const tokens = vocabularyTokens(tokenizerJson);
+    if (!tokens)
+      throw new ModelPackageError(`${mfile}: dictionary = 'vocabulary' but ${displayPath(tokFile)} has no vocabulary table (model.vocab)`, tokFile);
+    if (tokens.length !== manifest.dictionary_size)
+      throw new ModelPackageError(
+        `${mfile}: dictionary = 'vocabulary' with dictionary_size = ${manifest.dictionary_size}, but ${displayPath(tokFile)} has ${tokens.length} tokens`,
+        tokFile,
+      );
+    if (labels) {
+      const bad = labels.findIndex((l, i) => l !== tokens[i]);
+      if (bad >= 0)
+        throw new ModelPackageError(`${mfile}: dictionary = 'vocabulary' but label ${bad} is '${labels[bad]}', token ${bad} is '${tokens[bad]}'`, mfile);
+    } else labels = tokens;
   }
   if (manifest.golden) need(manifest.golden, 'golden');
   return {

@@ -88,9 +88,9 @@ export class IndexUpgradeRequiredError extends IndexModelMismatchError {
     const old = target.model!;
     const what = target.kind === 'alias' ? `alias "${target.name}" (over ${target.indices.join(', ')})` : `index "${target.name}"`;
     this.message =
-      `${what} holds vectors of model ${old.model_name}@${old.model_version} (${old.dictionary_size} concepts), ` +
-      `but the configured model is ${model.name}@${model.version} (${model.dictionarySize} concepts); ` +
-      `concept ids of different models do not match, so nothing was queued. ` +
+      `${what} holds vectors of model ${old.model_name}@${old.model_version} (dictionary of ${old.dictionary_size}), ` +
+      `but the configured model is ${model.name}@${model.version} (dictionary of ${model.dictionarySize}); ` +
+      `the ids of different models (concepts or vocabulary tokens) do not match, so nothing was queued. ` +
       `Upgrade it to ${model.name}@${model.version} with one command (it re-encodes every document into a new index, ` +
       `verifies it and ${target.kind === 'alias' ? 'moves the alias' : `replaces the index by an alias of the same name; the old index is kept`}; ` +
       `undo with saesplade rollback --alias ${sh(target.name)}` +

@@ -25,8 +25,8 @@ export class IndexModelMismatchError extends Error {
     super(
       indexModel
         ? `index "${index}" was built with model ${indexModel.model_name}@${indexModel.model_version} ` +
-            `(${indexModel.dictionary_size} concepts) but the configured model is ${model.name}@${model.version} ` +
-            `(${model.dictionarySize} concepts); concept ids of different models do not match. ` +
+            `(dictionary of ${indexModel.dictionary_size}) but the configured model is ${model.name}@${model.version} ` +
+            `(dictionary of ${model.dictionarySize}); the ids of different models (concepts or vocabulary tokens) do not match. ` +
             `Use the index's model (--model), another index (--index), or reindex it with the new model.`
         : `index "${index}" has no concept-model metadata in its _meta (not created by saesplade?); ` +
             `refusing to treat it as a concept index. Reindex it with \`saesplade reindex\`.`,

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { startIngestWorker } from '../ingest/index.js';
 import { EXIT_UNAVAILABLE } from '../errors.js';
 import { log } from '../log.js';
+import { startWorkerMetrics } from '../server/worker-metrics.js';
 import { configFrom, withConfigOptions } from './common.js';
 import { RANGES, rangedInt } from './options.js';
 
@@ -24,20 +25,31 @@ once; jobs it held are picked up again by another worker once their lock expires
       .option('--lock-duration <ms>', `job lock duration, ${RANGES.lockDurationMs[0]} to ${RANGES.lockDurationMs[1]}; a job whose lock expires is redone elsewhere`, rangedInt('--lock-duration', RANGES.lockDurationMs), 120_000)
       .option('--stalled-interval <ms>', 'how often to look for jobs of dead workers', rangedInt('--stalled-interval', RANGES.stalledIntervalMs), 30_000)
       .option('--outage-patience <s>', 'seconds to wait for an unavailable OpenSearch (taking no job, spending no attempt) before stopping with exit code 69; its jobs stay queued', rangedInt('--outage-patience', RANGES.outagePatienceS), 600)
+      .option('--metrics-port <n>', 'serve Prometheus metrics at http://<metrics-host>:<n>/metrics (0: any free port; default: none)', rangedInt('--metrics-port', [0, 65535]))
+      .option('--metrics-host <addr>', 'interface of the metrics listener', '127.0.0.1')
       .option('--json', 'print JSON lines on stdout: {"event":"ready"} when ready, {"event":"closed",...} with totals at exit'),
   ).action(async (opts: Record<string, any>) => {
     const config = configFrom(opts);
+    const encoderOptions = { batchSize: opts.batchSize, threads: opts.threads, workers: opts.encoderWorkers };
+    // With --metrics-port the encoder is created here, measured, and handed to the worker.
+    const metrics = opts.metricsPort === undefined ? undefined : await startWorkerMetrics({ config, port: opts.metricsPort, host: opts.metricsHost, encoderOptions, log });
     const handle = await startIngestWorker({
       config,
       concurrency: opts.concurrency,
-      encoderOptions: { batchSize: opts.batchSize, threads: opts.threads, workers: opts.encoderWorkers },
+      encoderOptions,
+      ...(metrics ? { encoder: metrics.encoder } : {}),
       lockDuration: opts.lockDuration,
       stalledInterval: opts.stalledInterval,
       outagePatienceMs: opts.outagePatience * 1000,
+    }).catch(async (err: unknown) => {
+      await metrics?.close();
+      throw err;
     });
+    metrics?.attach(handle);
     const started = Date.now();
+    if (metrics) log.info({ url: `${metrics.server.url}/metrics` }, 'serving metrics');
     log.info({ queue: config.queue, model: `${handle.encoder.model.name}@${handle.encoder.model.version}`, concurrency: opts.concurrency }, 'worker ready');
-    if (opts.json) process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, queue: config.queue }) + '\n');
+    if (opts.json) process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, queue: config.queue, ...(metrics ? { metricsUrl: `${metrics.server.url}/metrics` } : {}) }) + '\n');
 
     let gaveUp = false;
     await new Promise<void>((resolve) => {
@@ -59,6 +71,7 @@ once; jobs it held are picked up again by another worker once their lock expires
       process.on('SIGINT', onSignal);
     });
     await handle.close();
+    await metrics?.close();
     const summary = {
       event: 'closed',
       ...handle.stats(),

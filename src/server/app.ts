@@ -73,8 +73,15 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
     });
   }
 
+  // Shutting down: answers to the requests still in flight close their connection, so that a
+  // keep-alive client does not hold the server open until its idle timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
+    if (closing) reply.header('connection', 'close');
     return payload;
   });
 

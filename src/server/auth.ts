@@ -45,21 +45,30 @@ export class ApiKeys {
     return undefined;
   }
 
+  /** Why a request may not pass (an HttpError 401), or undefined when it presents a configured key. */
+  refusal(authorization: string | undefined, opts: { basic?: boolean; what: string }): HttpError | undefined {
+    const headers = { 'www-authenticate': opts.basic ? 'Basic realm="saesplade", charset="UTF-8"' : 'Bearer realm="saesplade"' };
+    if (this.count === 0) {
+      return new HttpError(401, 'unauthorized', `${opts.what} needs an API key, and this server has none configured: set SAESPLADE_API_KEYS (or SAESPLADE_API_KEYS_FILE) and restart it`, { headers });
+    }
+    const key = ApiKeys.presented(authorization, Boolean(opts.basic));
+    if (key === undefined) return new HttpError(401, 'unauthorized', `${opts.what} needs an API key: send Authorization: Bearer <key>`, { headers });
+    if (!this.accepts(key)) return new HttpError(401, 'unauthorized', 'the API key is not valid', { headers });
+    return undefined;
+  }
+
   /**
    * A Fastify onRequest hook that answers 401 unless the request presents a configured key.
-   * `basic`: also take HTTP Basic and ask a browser for it (WWW-Authenticate: Basic).
+   * `basic`: also take HTTP Basic and ask a browser for it (WWW-Authenticate: Basic). It answers by
+   * itself rather than throwing, so that plugins with their own error handler (bull-board) give the
+   * same 401.
    */
   guard(opts: { basic?: boolean; what: string }) {
-    return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
-      const challenge = opts.basic ? 'Basic realm="saesplade", charset="UTF-8"' : 'Bearer realm="saesplade"';
-      const headers = { 'www-authenticate': challenge };
-      if (this.count === 0) {
-        throw new HttpError(401, 'unauthorized', `${opts.what} needs an API key, and this server has none configured: set SAESPLADE_API_KEYS (or SAESPLADE_API_KEYS_FILE) and restart it`, { headers });
-      }
-      const key = ApiKeys.presented(request.headers.authorization, Boolean(opts.basic));
-      if (key === undefined || !this.accepts(key)) {
-        throw new HttpError(401, 'unauthorized', key === undefined ? `${opts.what} needs an API key: send Authorization: Bearer <key>` : 'the API key is not valid', { headers });
-      }
+    return async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+      const refused = this.refusal(request.headers.authorization, opts);
+      if (!refused) return undefined;
+      reply.code(refused.statusCode).headers(refused.extra.headers ?? {});
+      return reply.send({ error: refused.code, message: refused.message });
     };
   }
 }

@@ -76,7 +76,10 @@ export function fieldPath(instancePath: string, extra?: string): string {
 function validationAnswer(err: { validation: ValidationItem[]; validationContext?: string }): HttpAnswer {
   const items = err.validation;
   // Prefer the most specific problem: anyOf/oneOf wrappers say little ("must match a schema in anyOf").
-  const item = items.find((v) => v.keyword !== 'anyOf' && v.keyword !== 'oneOf') ?? items[0] ?? {};
+  // the deepest path is the most specific (in an anyOf, the branch that got furthest).
+  const specific = items.filter((v) => v.keyword !== 'anyOf' && v.keyword !== 'oneOf');
+  const depth = (v: ValidationItem) => (v.instancePath ?? '').split('/').length;
+  const item = specific.reduce<ValidationItem | undefined>((best, v) => (!best || depth(v) > depth(best) ? v : best), undefined) ?? items[0] ?? {};
   const where = err.validationContext ?? 'body';
   const missing = item.keyword === 'required' ? String(item.params?.missingProperty ?? '') : undefined;
   const extraProp = item.keyword === 'additionalProperties' ? String(item.params?.additionalProperty ?? '') : undefined;

@@ -8,3 +8,4 @@ export { createMetrics, observeEncoderGate, observeIngestWorker, observeQueue, g
 export { startMetricsServer, type MetricsServer } from './metrics-server.js';
 export { httpAnswer, HttpError, UnavailableError, type ErrorBody } from './errors.js';
 export type { ServerContext, ReadinessChecks, CheckResult } from './context.js';
+export { startWorkerMetrics, type WorkerMetrics } from './worker-metrics.js';

@@ -50,7 +50,7 @@ const weights = {
 const pruning = {
   type: 'object',
   additionalProperties: false,
-  description: 'query-side pruning, in this order: minWeight, maxRatio, mass, topK',
+  description: 'query-side pruning over the package defaults, key by key (as the CLI flags; the encoder applies it, docs/SEARCH.md)',
   properties: {
     topK: { type: 'integer', minimum: 1, maximum: JAVA_INT_MAX, description: 'keep at most the k heaviest query concepts (CLI --top-k-concepts)' },
     minWeight: { type: 'number', minimum: 0 },

@@ -112,7 +112,15 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   let app: FastifyInstance | undefined;
   const release = async () => {
     gate.close();
-    await Promise.allSettled([ownEncoder ? encoder.close() : Promise.resolve(), queue.close().then(() => redis.quit()), client.close()]);
+    // With Redis unreachable a graceful QUIT would wait for a reconnection: bounded, then cut.
+    const closeRedis = async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, 3000)));
+      await Promise.race([queue.close().then(() => redis.quit()), late]).catch(() => undefined);
+      clearTimeout(timer);
+      redis.disconnect();
+    };
+    await Promise.allSettled([ownEncoder ? encoder.close() : Promise.resolve(), closeRedis(), client.close()]);
   };
   try {
     if (options.withWorker > 0) {

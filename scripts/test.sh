@@ -18,6 +18,12 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
 fi
 scripts/services.sh install
 scripts/services.sh start
+# The concept explorer test drives a real headless Chromium (Debian's package; CHROMIUM_PATH overrides).
+if [[ -z "${CHROMIUM_PATH:-}" ]] && ! command -v chromium >/dev/null; then
+  echo "scripts/test.sh: installing chromium (apt-get) for test/integration/server-explorer.test.ts"
+  as_root() { if [[ "$(id -u)" == 0 ]]; then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
 npm run build
 npx vitest run "$@"
 echo "scripts/test.sh: passed in $(( $(date +%s) - t0 )) s"

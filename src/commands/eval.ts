@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { redactArgs } from '../errors.js';
-import { EVAL_MODES, renderEvalMarkdown, renderEvalTable, runEval } from '../eval/index.js';
+import { comparisonRows, EVAL_MODES, renderComparisonMarkdown, renderComparisonTable, renderEvalMarkdown, renderEvalTable, runEval, type EvalResult } from '../eval/index.js';
 import type { SearchMode } from '../search/translator.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 import { RANGES, rangedInt } from './options.js';
@@ -29,7 +29,7 @@ export function register(program: Command): void {
       program
         .command('eval')
         .description('ingest a BEIR collection (or reuse its index) and measure nDCG@10, MRR@10, Recall@100, sparsity, FLOPS, index size and latency for concepts, BM25, hybrid and RRF')
-        .requiredOption('--dataset <dir>', 'BEIR directory: corpus.jsonl, queries.jsonl, qrels/test.tsv')
+        .requiredOption('--dataset <dir>', 'BEIR directory: corpus.jsonl, queries.jsonl, qrels/test.tsv (a comma list: each in turn)')
         .option('--limit-queries <n>', 'run only the first n judged queries', intOption('--limit-queries', 1))
         .option('--reuse', 'use the existing index if it holds this corpus encoded by this model (model _meta, doc count, corpus checksum, sampled ids)')
         .option('--recreate', 'delete the index first if it exists, and rebuild it')
@@ -48,16 +48,43 @@ export function register(program: Command): void {
         .addHelpText(
           'after',
           `
+--model a,b (and/or --dataset x,y): every collection with every package in one run, then one comparison
+table (nDCG@10, MRR@10, Recall@100, nnz/doc, nnz/query, FLOPS, QD-FLOPs, bytes/doc, search p50/p99, query
+encode p50, ingest docs/s; BM25 and hybrid rows too); --report writes it in markdown, --json as {runs, comparison}.
 The index defaults to eval-<dataset>-<model>-<version> (not SAESPLADE_INDEX); it is kept, so a later
 run can --reuse it. Hits per query: 100 (Recall@100). Latency is measured sequentially per query
 (query encoding included; the search part alone is reported too).`,
         ),
     ),
   ).action(async (opts: Record<string, any>) => {
-    const config = configFrom(opts);
-    const result = await runEval({
+    // --model a,b and --dataset x,y: every collection with every package, one comparison table
+    const models: (string | undefined)[] = splitList(opts.model ?? process.env.SAESPLADE_MODEL);
+    const datasets = splitList(opts.dataset) as string[];
+    if (models.length === 0) models.push(undefined);
+    if (models.length * datasets.length > 1) {
+      if (opts.index) throw new InvalidArgumentError('--index names one index: leave it out with several --model or --dataset values (each run gets eval-<dataset>-<model>-<version>)');
+      const results: EvalResult[] = [];
+      for (const dataset of datasets)
+        for (const model of models) results.push(await runOne({ ...opts, model }, dataset));
+      if (opts.report) writeFileSync(opts.report, renderComparisonMarkdown(results, commandLine()) + '\n' + results.map((r) => renderEvalMarkdown(r)).join('\n'));
+      emit(opts.json, { runs: results, comparison: comparisonRows(results) }, () => results.map((r) => renderEvalTable(r)).join('\n\n') + '\n\n' + renderComparisonTable(results));
+      return;
+    }
+    const result = await runOne(opts, datasets[0]!);
+    if (opts.report) writeFileSync(opts.report, renderEvalMarkdown(result, commandLine()));
+    emit(opts.json, result, () => renderEvalTable(result));
+  });
+}
+
+function splitList(v: string | undefined): string[] {
+  return v === undefined ? [] : v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+function runOne(opts: Record<string, any>, dataset: string): Promise<EvalResult> {
+  const config = configFrom(opts);
+  return runEval({
       config,
-      dataset: opts.dataset,
+      dataset,
       index: opts.index,
       queue: opts.queue,
       modes: opts.modes,
@@ -75,7 +102,4 @@ run can --reuse it. Hits per query: 100 (Recall@100). Latency is measured sequen
       keepJobs: Boolean(opts.keepJobs),
       progress: opts.progress !== false,
     });
-    if (opts.report) writeFileSync(opts.report, renderEvalMarkdown(result, commandLine()));
-    emit(opts.json, result, () => renderEvalTable(result));
-  });
 }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { createEncoder } from '../encoder/index.js';
+import { createEncoder, readManifest } from '../encoder/index.js';
 import type { ModelIdentity } from '../encoder/types.js';
 import { ingest, modelIdentity } from '../ingest/run-ingest.js';
 import { log as defaultLog } from '../log.js';
@@ -21,7 +21,8 @@ import { measureIndexSize, readEvalMeta, reuseCheck, storedConceptFrequencies, w
 import { evaluateRun, toTrecRun, type Qrels } from './metrics.js';
 import { countProgress } from './progress.js';
 import { compareWithReference, parseReferenceReport, type Consistency } from './reference.js';
-import { ConceptFrequencies, flops, summarizeLatencies, type LatencySummary } from './stats.js';
+import { ConceptFrequencies, docFlops, flops, summarizeLatencies, type LatencySummary } from './stats.js';
+import { SaespladeError } from '../errors.js';
 
 export const EVAL_MODES: readonly SearchMode[] = ['concepts', 'bm25', 'hybrid', 'rrf'];
 
@@ -89,7 +90,8 @@ export interface ModeResult {
 
 export interface EvalResult {
   dataset: { name: string; dir: string; docs: number; rejectedDocs: number; judgedQueries: number; queriesRun: number; qrels: number };
-  model: ModelIdentity & { dir: string; status: string };
+  /** `dictionary`: what the package's ids are (manifest: `concepts` or `vocabulary`). */
+  model: ModelIdentity & { dir: string; status: string; dictionary: string };
   engine: string;
   index: IndexSize & { name: string; reused: boolean };
   /**
@@ -104,8 +106,10 @@ export interface EvalResult {
     /** Mean non-zeros of the query vectors as encoded, and as sent after query-side pruning. */
     queryNnz: number;
     queryNnzUsed: number;
-    /** Sum over concepts of P(query has it) × P(doc has it) (queries as sent, documents as stored). */
+    /** Sum over concepts of P(query has it) × P(doc has it) (queries as sent, documents as stored): QD-FLOPs. */
     flops: number;
+    /** Sum over concepts of P(doc has it)^2 (documents as stored): FLOPS in SPLADE's regulariser form. */
+    docFlops: number;
   };
   modes: ModeResult[];
   /** concepts / bm25 latency p50 (whole query incl. encoding, and the search part alone). */
@@ -118,7 +122,7 @@ export interface EvalResult {
   elapsedS: number;
 }
 
-export class EvalError extends Error {
+export class EvalError extends SaespladeError {
   override name = 'EvalError';
 }
 
@@ -302,7 +306,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     const b = byMode('bm25');
     const result: EvalResult = {
       dataset: { name: ds.name, dir: ds.dir, docs: ds.docIds.length, rejectedDocs: ds.rejectedDocs, judgedQueries: ds.queries.length, queriesRun: queries.length, qrels: [...qrels.values()].reduce((s, j) => s + j.size, 0) },
-      model: { ...model, dir: modelDir, status: modelStatus(modelDir) },
+      model: { ...model, dir: modelDir, status: modelStatus(modelDir), dictionary: readManifest(modelDir).dictionary },
       engine: `${engine.distribution} ${engine.version}`,
       index: { ...size_, name: index, reused },
       sparsity: {
@@ -311,6 +315,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
         queryNnz: queries.length && qk >= 0 ? queryNnz / queries.length : 0,
         queryNnzUsed: queryFreq.meanNonZeros(),
         flops: flops(queryFreq, docFreq),
+        docFlops: docFlops(docFreq),
       },
       modes: modeResults,
       settings: {

@@ -80,3 +80,15 @@ export function flops(queries: ConceptFrequencies, docs: ConceptFrequencies): nu
   }
   return s;
 }
+
+/**
+ * FLOPS in its document-by-document form (the SPLADE regulariser's: sum over ids j of P(document has
+ * j)^2), over the stored documents: the expected multiplications of two documents, or of a query
+ * that looks like a document. `flops()` above is the query-document form (the paper's QD-FLOPs).
+ */
+export function docFlops(docs: ConceptFrequencies): number {
+  if (docs.vectors === 0) return 0;
+  let s = 0;
+  for (const dn of docs.df.values()) s += (dn / docs.vectors) ** 2;
+  return s;
+}

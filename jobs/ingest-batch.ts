@@ -11,19 +11,24 @@ import { z } from 'zod';
 import { runIngestBatch, type BatchContext } from '../src/ingest/batch-processor.js';
 import { PermanentIngestError } from '../src/ingest/errors.js';
 import { OutageGateClosedError, OutagePatienceError } from '../src/ingest/outage.js';
-import { indexedInProgress } from '../src/ingest/reconcile.js';
+import { indexedInProgress, sentInProgress } from '../src/ingest/reconcile.js';
 import { IngestBatchJobSchema, type IngestBatchJob, type IngestBatchResult } from '../src/queue/index.js';
 
 export function ingestBatchProcessor(ctx: BatchContext) {
   return async function processIngestBatch(job: Job<IngestBatchJob, IngestBatchResult>, token?: string): Promise<IngestBatchResult> {
     const data = IngestBatchJobSchema.safeParse(job.data);
     if (!data.success) throw new UnrecoverableError(`invalid ingest-batch job data: ${z.prettifyError(data.error)}`);
+    // The job's progress keeps what earlier runs did: `indexed` (counted before a transient
+    // failure) and `sent` (written, maybe not counted: a run killed between its bulk write and its count).
+    const progress = { indexed: indexedInProgress(job.progress), sent: sentInProgress(job.progress) };
     try {
       return await runIngestBatch(ctx, data.data, {
         jobId: job.id!,
         final: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
-        indexedBefore: new Set(indexedInProgress(job.progress)),
-        saveIndexed: (ids) => job.updateProgress({ indexed: ids }),
+        indexedBefore: new Set(progress.indexed),
+        sentBefore: new Set(progress.sent),
+        saveIndexed: (ids) => job.updateProgress({ ...progress, indexed: (progress.indexed = ids) }),
+        saveSent: (ids) => job.updateProgress({ ...progress, sent: (progress.sent = ids) }),
       });
     } catch (err) {
       if (err instanceof PermanentIngestError) throw new UnrecoverableError(err.message);

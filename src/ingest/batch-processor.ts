@@ -39,12 +39,18 @@ export interface BatchAttempt {
   /** Ids that earlier runs of this job indexed (so that this run counts them as indexed, not skipped). */
   indexedBefore: ReadonlySet<string>;
   /**
-   * Ids that an earlier run of this job sent in a bulk request whose answer was lost (the cluster
-   * went away): found unchanged in the index, they landed and count as indexed, not skipped.
+   * Ids that an earlier run of this job sent in a bulk request whose answer it never counted (the
+   * cluster went away, the worker was killed, the count failed): found unchanged in the index,
+   * they landed and count as indexed, not skipped.
    */
   sentBefore?: ReadonlySet<string>;
   /** Saves ids indexed by this run before a transient failure, for the next run. */
   saveIndexed: (ids: string[]) => Promise<void>;
+  /**
+   * Saves, before each bulk request, the ids this job is about to write (with those of earlier
+   * runs), so that a run after a crash knows which unchanged documents this job itself wrote.
+   */
+  saveSent?: (ids: string[]) => Promise<void>;
 }
 
 /** The document as stored in the index. */
@@ -149,6 +155,9 @@ async function runOnce(
     const bodies = todo.map((i, k) => ({ doc: docs[i]!, body: indexedDocument(docs[i]!, toFeatureMap(vectors[k]!), hashes[i]!, model.version) }));
     const bulkOpts = job.createOnly ? { ...ctx.bulk, opType: 'create' as const } : ctx.bulk;
     for (const b of bodies) sent.add(b.doc.id);
+    // Recorded before the write: if this process dies after the write landed and before the batch
+    // is counted, the job's next run finds these unchanged and counts them as indexed, not skipped.
+    if (bodies.length > 0 && attempt.saveSent) await attempt.saveSent([...new Set([...(attempt.sentBefore ?? []), ...sent])]);
     const res: BulkOutcome =
       bodies.length > 0 ? await bulkIndex(ctx.client, job.index, bodies, bulkOpts) : { indexed: [], rejected: [], retryable: [], existing: [] };
     skipped += res.existing.length;

@@ -62,3 +62,9 @@ export function indexedInProgress(progress: unknown): string[] {
   const p = progress as { indexed?: unknown } | undefined;
   return Array.isArray(p?.indexed) ? p.indexed.filter((x): x is string => typeof x === 'string') : [];
 }
+
+/** Ids that earlier runs of a job sent to the index before counting them (kept in the job's progress). */
+export function sentInProgress(progress: unknown): string[] {
+  const p = progress as { sent?: unknown } | undefined;
+  return Array.isArray(p?.sent) ? p.sent.filter((x): x is string => typeof x === 'string') : [];
+}

@@ -8,7 +8,9 @@
  *   without forwarding them (nothing reaches the cluster);
  * - fails chosen items of `_bulk` requests (`failBulkItems`): those items are cut out of the request
  *   before it is forwarded (so they really do not land) and answered with the given status in
- *   their place in the response, beside the cluster's real answers for the others.
+ *   their place in the response, beside the cluster's real answers for the others;
+ * - forwards matching requests but holds their answers (`holdAnswers`): the write lands, the client
+ *   never hears it (a worker killed between its bulk write and its answer).
  *
  * It counts what it did (`stats`), so tests can print the figures of each fault.
  */
@@ -44,15 +46,18 @@ export interface ProxyStats {
   bulkItemsFailed: Record<number, number>;
   /** Connections dropped by `refuse()`. */
   dropped: number;
+  /** Requests forwarded whose answer was held back (`holdAnswers`). */
+  held: number;
 }
 
 export class FaultProxy {
-  readonly stats: ProxyStats = { requests: 0, forwarded: 0, answered: {}, bulkItemsFailed: {}, dropped: 0 };
+  readonly stats: ProxyStats = { requests: 0, forwarded: 0, answered: {}, bulkItemsFailed: {}, dropped: 0, held: 0 };
   private server: http.Server;
   private sockets = new Set<Socket>();
   private rules: RespondRule[] = [];
   private bulkRule: BulkItemRule | undefined;
   private bulkSeen = new Map<string, number>();
+  private hold: RegExp | undefined;
   private listening = false;
   port = 0;
 
@@ -117,10 +122,19 @@ export class FaultProxy {
     this.bulkSeen.clear();
   }
 
-  /** Forwards everything again (drops the respond and bulk rules; listens if refusing). */
+  /**
+   * Requests whose path matches are forwarded (they take effect on the cluster), but their answer
+   * is never sent: the client waits until it gives up or dies. Until `pass()`.
+   */
+  holdAnswers(path: RegExp): void {
+    this.hold = path;
+  }
+
+  /** Forwards everything again (drops the respond, bulk and hold rules; listens if refusing). */
   async pass(): Promise<void> {
     this.rules = [];
     this.bulkRule = undefined;
+    this.hold = undefined;
     await this.accept();
   }
 
@@ -177,6 +191,11 @@ export class FaultProxy {
       { hostname: this.target.hostname, port: this.target.port, path, method: req.method, headers },
       async (ur) => {
         this.stats.forwarded++;
+        if (this.hold?.test(path)) {
+          ur.resume(); // read and drop the cluster's answer: the client never gets it
+          ur.on('end', () => this.stats.held++);
+          return;
+        }
         if (injected.length === 0) {
           res.writeHead(ur.statusCode ?? 502, ur.headers);
           ur.pipe(res);

@@ -121,6 +121,11 @@ async function runOnce(
   const t0 = Date.now();
   /** Set when this run already decided the fate of its documents before throwing. */
   let settled = false;
+  /**
+   * The batch's outcome once its bulk write is answered: what follows (forwarding, the commit) can
+   * still fail, and then these documents are in the index and count as indexed, not failed.
+   */
+  let landed: { indexed: number; skipped: number; rejected: FailedDoc[] } | undefined;
   try {
     const model = ctx.encoder.model;
     if (job.model && (job.model.name !== model.name || job.model.version !== model.version)) {
@@ -176,6 +181,7 @@ async function runOnce(
       throw err;
     }
 
+    landed = { indexed: res.indexed.length + indexedEarlier, skipped, rejected: res.rejected };
     await ctx.afterBatch?.(job, attempt.jobId);
     const result: IngestBatchResult = {
       indexed: res.indexed.length + indexedEarlier,
@@ -191,6 +197,16 @@ async function runOnce(
     if (settled) throw raw;
     if (passUnavailable && isClusterUnavailable(raw)) throw raw;
     const err = classifyError(raw);
+    if (landed) {
+      // The write landed; forwarding or counting failed. On the last attempt the documents are
+      // counted as what they are (indexed), with the failure logged; else the job is retried, and
+      // the retry finds them unchanged and counts them as indexed (saveSent / saveIndexed).
+      if (err instanceof PermanentIngestError || attempt.final) {
+        ctx.log?.error({ job: attempt.jobId, err: err.message }, 'batch indexed, but the step after the write failed');
+        await ctx.store.commitBatch(job.setId, attempt.jobId, { indexed: landed.indexed, skipped: landed.skipped, failed: landed.rejected });
+      }
+      throw err;
+    }
     if (err instanceof PermanentIngestError || attempt.final) {
       // Nothing of this run landed (the failure came before or instead of the bulk response):
       // the batch's documents are failed, except those an earlier run indexed.

@@ -74,14 +74,54 @@ export function conceptIndexBody(model: ModelIdentity, overrides: ConceptIndexOv
   return body;
 }
 
-/** Reads the model recorded on an index (or on the one index behind an alias); undefined if none. */
-export async function readIndexModel(client: Client, index: string): Promise<IndexModelMeta | undefined> {
+/**
+ * An alias over indexes built with different models (or over a concept index and one that is
+ * not): no single model can read it. Its name stays `IndexModelMismatchError`, so every handler
+ * of the model guard (ingest's job fate, the CLI, the server) treats it as one.
+ */
+export class AliasModelsMismatchError extends IndexModelMismatchError {
+  constructor(
+    index: string,
+    readonly models: [string, IndexModelMeta | undefined][],
+    model?: ModelIdentity,
+  ) {
+    const first = models.find(([, m]) => m)?.[1];
+    super(index, first, model ?? { name: first?.model_name ?? '?', version: first?.model_version ?? '?', dictionarySize: first?.dictionary_size ?? 0 });
+    const list = models.map(([i, m]) => `${i} (${m ? `${m.model_name}@${m.model_version}` : 'no concept-model _meta'})`).join(', ');
+    this.message =
+      `alias "${index}" stands for indexes built with different models: ${list}; concept ids of different models do not match, ` +
+      `so no model can read it${model ? ` (the configured model is ${model.name}@${model.version})` : ''}. ` +
+      `Point the alias at one index (saesplade rollback, or an _aliases call).`;
+  }
+}
+
+function metaOf(raw: Partial<IndexModelMeta> | undefined): IndexModelMeta | undefined {
+  if (!raw || raw.model_name === undefined || raw.model_version === undefined) return undefined;
+  return raw as IndexModelMeta;
+}
+
+/** The model recorded on every index behind a name (one entry for a concrete index), by index name. */
+export async function readIndexModels(client: Client, index: string): Promise<[string, IndexModelMeta | undefined][]> {
   const res = await client.indices.getMapping({ index });
-  const entries = Object.values(res.body as Record<string, { mappings?: { _meta?: Partial<IndexModelMeta> } }>);
-  const metas = entries.map((e) => e.mappings?._meta);
-  const first = metas[0];
-  if (!first || first.model_name === undefined || first.model_version === undefined) return undefined;
-  return first as IndexModelMeta;
+  return Object.entries(res.body as Record<string, { mappings?: { _meta?: Partial<IndexModelMeta> } }>)
+    .map(([name, e]) => [name, metaOf(e.mappings?._meta)] as [string, IndexModelMeta | undefined])
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function sameMeta(a: IndexModelMeta | undefined, b: IndexModelMeta | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.model_name === b.model_name && a.model_version === b.model_version && a.dictionary_size === b.dictionary_size;
+}
+
+/**
+ * Reads the model recorded on an index, or on the indexes behind an alias; undefined if none.
+ * Every index behind an alias is read: indexes of different models throw AliasModelsMismatchError.
+ */
+export async function readIndexModel(client: Client, index: string): Promise<IndexModelMeta | undefined> {
+  const models = await readIndexModels(client, index);
+  const first = models[0]?.[1];
+  if (models.some(([, m]) => !sameMeta(m, first))) throw new AliasModelsMismatchError(index, models);
+  return first;
 }
 
 export function sameModel(meta: IndexModelMeta | undefined, model: ModelIdentity): boolean {
@@ -95,7 +135,10 @@ export function sameModel(meta: IndexModelMeta | undefined, model: ModelIdentity
 
 /** Throws IndexModelMismatchError unless the index was built with this model. */
 export async function assertIndexModel(client: Client, index: string, model: ModelIdentity): Promise<IndexModelMeta> {
-  const meta = await readIndexModel(client, index);
+  const models = await readIndexModels(client, index);
+  const meta = models[0]?.[1];
+  // Every index behind an alias, not only the first: an alias over two models' indexes is refused.
+  if (models.some(([, m]) => !sameMeta(m, meta))) throw new AliasModelsMismatchError(index, models, model);
   if (!sameModel(meta, model)) throw new IndexModelMismatchError(index, meta, model);
   return meta!;
 }

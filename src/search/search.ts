@@ -27,6 +27,12 @@ export interface SearchDeps {
   client: Client;
   /** Needed for every mode but `bm25` (and for labels in explanations). */
   encoder?: Pick<Encoder, 'model' | 'encode' | 'label'>;
+  /**
+   * How long a successful index/model check is trusted, ms (default 30 000, as a worker's): after a
+   * reindex moves an alias to another model's index, a long-lived search process refuses it
+   * within this time instead of querying it with the old model.
+   */
+  modelCheckTtlMs?: number;
 }
 
 export interface SearchRequest {
@@ -128,24 +134,32 @@ export class SearchError extends Error {
   }
 }
 
-// Index → model check, cached per client and index for the process lifetime (successes only).
-const checkedIndexes = new WeakMap<object, Map<string, string>>();
+// Index → model check, cached per client and index for MODEL_CHECK_TTL_MS (successes only).
+const checkedIndexes = new WeakMap<object, Map<string, { key: string; at: number }>>();
+
+/** How long a successful model check of an index or alias is trusted (the worker's default too). */
+export const MODEL_CHECK_TTL_MS = 30_000;
 
 function modelKey(m: ModelIdentity): string {
   return `${m.name}@${m.version}/${m.dictionarySize}`;
 }
 
-/** Refuses an index built with another model (IndexModelMismatchError); cached after the first success. */
-export async function checkIndexModel(client: Client, index: string, model: ModelIdentity): Promise<void> {
+/**
+ * Refuses an index built with another model (IndexModelMismatchError); a success is trusted for
+ * `ttlMs` (default 30 s), then checked again: an alias can move to another model's index.
+ */
+export async function checkIndexModel(client: Client, index: string, model: ModelIdentity, ttlMs = MODEL_CHECK_TTL_MS): Promise<void> {
   let perClient = checkedIndexes.get(client);
   if (!perClient) {
     perClient = new Map();
     checkedIndexes.set(client, perClient);
   }
   const key = modelKey(model);
-  if (perClient.get(index) === key) return;
+  const cached = perClient.get(index);
+  if (cached?.key === key && Date.now() - cached.at <= ttlMs) return;
+  perClient.delete(index);
   await assertIndexModel(client, index, model);
-  perClient.set(index, key);
+  perClient.set(index, { key, at: Date.now() });
 }
 
 /** Forgets the cached index checks (tests; after reindexing under the same name). */
@@ -234,7 +248,7 @@ export async function search(deps: SearchDeps, request: SearchRequest): Promise<
   let vector: SparseVector = request.vector ?? { indices: new Uint32Array(0), values: new Float32Array(0) };
   if (mode !== 'bm25') {
     if (!deps.encoder) throw new SearchError(`mode "${mode}" needs an encoder`);
-    await checkIndexModel(deps.client, request.index, deps.encoder.model);
+    await checkIndexModel(deps.client, request.index, deps.encoder.model, deps.modelCheckTtlMs);
     if (!request.vector) {
       const [v] = await deps.encoder.encode([request.query], 'query');
       vector = v!;

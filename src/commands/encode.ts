@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createEncoder } from '../encoder/index.js';
+import { createEncoder, readManifest } from '../encoder/index.js';
 import type { EncodeMode, LongTextMode } from '../encoder/types.js';
 import { createLogger } from '../log.js';
 import type { SparseVector } from '../sparse.js';
@@ -40,6 +40,8 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'texts per forward pass (default 8, or 1 for a batch-dependent int8 graph)', rangedInt('--batch-size', RANGES.encoderBatch))
     .action(async (texts: string[], opts: Record<string, unknown>) => {
       const config = configFrom(opts);
+      // what the ids are: learned concepts, or a vocabulary's tokens (word-piece SPLADE packages)
+      const unit = readManifest(config.modelDir).dictionary === 'vocabulary' ? 'tokens' : 'concepts';
       const log = createLogger(config.logLevel);
       if (texts.length === 0) {
         if (process.stdin.isTTY) throw new Error('no text given: pass texts as arguments or pipe them on stdin (one per line)');
@@ -80,13 +82,13 @@ export function register(program: Command): void {
           const lines: string[] = [];
           result.results.forEach((r, i) => {
             const head = r.text.length > 70 ? r.text.slice(0, 67) + '...' : r.text;
-            lines.push(`${i + 1}. ${JSON.stringify(head)}: ${r.nnz} concepts${r.nnz > top ? ` (top ${top})` : ''}`);
+            lines.push(`${i + 1}. ${JSON.stringify(head)}: ${r.nnz} ${unit}${r.nnz > top ? ` (top ${top})` : ''}`);
             if (r.nnz === 0) lines.push('   (empty vector: no content, or everything pruned)');
             for (const c of r.top) lines.push(`   ${String(c.concept).padStart(6)}  ${c.weight.toFixed(3)}  ${c.label ?? ''}`.trimEnd());
           });
           const s = stats;
           lines.push(
-            `model ${enc.model.name} ${enc.model.version} (${enc.model.dictionarySize} concepts), ${mode} mode, device ${enc.device}; ` +
+            `model ${enc.model.name} ${enc.model.version} (${enc.model.dictionarySize} ${unit}), ${mode} mode, device ${enc.device}; ` +
               `${s.tokens} tokens, ${s.truncated} truncated${s.passages ? `, ${s.passages} passages` : ''}`,
           );
           return lines.join('\n');

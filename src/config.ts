@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { INDEX_NAME_RULE, indexNameProblem, QUEUE_NAME_RULE, queueNameProblem } from './names.js';
+import { SaespladeError } from './errors.js';
 
 /** Root of the installed package (where models/ and mappings/ live), whether run from src/ or dist/src/. */
 export const PACKAGE_ROOT = (() => {
@@ -79,7 +80,7 @@ export const CONFIG_FLAGS: Partial<Record<keyof Config, string>> = {
   device: '--device',
 };
 
-export class ConfigError extends Error {
+export class ConfigError extends SaespladeError {
   override name = 'ConfigError';
 }
 

@@ -6,21 +6,70 @@
 export type ServiceName = 'opensearch' | 'redis';
 
 /**
- * Exit code of a command that stopped because a service is unavailable (BSD sysexits'
- * EX_UNAVAILABLE): OpenSearch or Redis unreachable at start, or a worker whose outage patience ran
- * out. Anything else that fails exits 1. A supervisor can restart on 69 and alert on 1.
+ * The exit codes of the CLI (README, "Exit codes"); src/cli.ts maps an error to one of them with
+ * `exitCodeOf` (src/commands/cli-errors.ts), in one place.
+ */
+/** The command failed or refused: bad input, a wrong name, a refused operation, a missing file. */
+export const EXIT_FAILURE = 1;
+/** `eval`: the run completed, but a figure is outside its tolerance (the OpenSearch-vs-Python gap, `--check`). */
+export const EXIT_CHECK_FAILED = 3;
+/**
+ * A command stopped because a service is unavailable (BSD sysexits' EX_UNAVAILABLE): OpenSearch or
+ * Redis unreachable at start, or a worker whose outage patience ran out. A supervisor can restart on
+ * 69 and alert on 1.
  */
 export const EXIT_UNAVAILABLE = 69;
+/** Stopped at once by a second SIGINT/SIGTERM (128 + SIGINT). */
+export const EXIT_INTERRUPTED = 130;
+
+export interface SaespladeErrorOptions {
+  cause?: unknown;
+  /** A stable machine-readable name (`config`, `invalid_name`, ...); default: the class name in snake case without `Error`. */
+  code?: string;
+  /** The CLI's exit code for it; default 1 (EXIT_FAILURE). */
+  exitCode?: number;
+  /** The command has already said why (a report, a log line): the CLI prints nothing more. */
+  reported?: boolean;
+}
+
+/**
+ * The base of every error the product raises on purpose: a message that says what failed, where and
+ * what to try (the CLI prints it as is), a stable `code`, the CLI's `exitCode`, and the `cause`.
+ * Check with `instanceof` or `code`, never by message.
+ */
+export class SaespladeError extends Error {
+  readonly code: string;
+  readonly exitCode: number;
+  readonly reported: boolean;
+
+  constructor(message: string, options: SaespladeErrorOptions = {}) {
+    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
+    this.name = new.target.name;
+    this.code = options.code ?? codeOf(new.target.name);
+    this.exitCode = options.exitCode ?? EXIT_FAILURE;
+    this.reported = options.reported ?? false;
+  }
+}
+
+/** `InvalidNameError` -> `invalid_name`. */
+function codeOf(className: string): string {
+  return className
+    .replace(/Error$/, '')
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase() || 'error';
+}
+
+/** A command that ran to the end but must exit non-zero (doctor's failed checks, eval's gap out of tolerance). */
+export class CommandFailedError extends SaespladeError {}
 
 /** A service (OpenSearch, Redis) that could not be reached or refused us. */
-export class ServiceUnreachableError extends Error {
-  override name = 'ServiceUnreachableError';
+export class ServiceUnreachableError extends SaespladeError {
   readonly service: ServiceName;
   /** The URL that was tried, with any password replaced by `***`. */
   readonly url: string;
 
   constructor(service: ServiceName, url: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(message, { ...options, exitCode: EXIT_UNAVAILABLE });
     this.service = service;
     this.url = redactUrl(url);
   }

@@ -1,3 +1,4 @@
+import { SaespladeError } from './errors.js';
 /**
  * Name rules for what the product addresses by name: OpenSearch indexes and aliases, and BullMQ
  * queues. Checked once where configuration enters (src/config.ts, CLI options) and again by the
@@ -49,7 +50,7 @@ export function queueNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-export class InvalidNameError extends Error {
+export class InvalidNameError extends SaespladeError {
   override name = 'InvalidNameError';
 }
 

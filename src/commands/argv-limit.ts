@@ -1,3 +1,4 @@
+import { SaespladeError } from '../errors.js';
 /**
  * Bounds on text given on the command line. onnxruntime-node 1.30 segfaults while creating an
  * inference session when the process's command line totals more than about 28 KB (a 27 KB
@@ -13,7 +14,7 @@ export const MAX_ARGV_TEXT_BYTES = 8 * 1024;
 export const MAX_ARGV_TOTAL_BYTES = 24 * 1024;
 
 /** Thrown for text too long for the command line; the CLI prints the message (exit code 1). */
-export class ArgvTooLongError extends Error {
+export class ArgvTooLongError extends SaespladeError {
   override name = 'ArgvTooLongError';
 }
 

@@ -1,4 +1,4 @@
-import { describeNetworkError, EXIT_UNAVAILABLE, redactUrl } from '../errors.js';
+import { describeNetworkError, EXIT_FAILURE, EXIT_UNAVAILABLE, redactUrl, SaespladeError } from '../errors.js';
 
 /**
  * What the CLI prints for an error that reached it (after `error: `), and its exit code. The
@@ -25,11 +25,22 @@ export function describeCliError(err: unknown): string {
   return message;
 }
 
+/**
+ * The one mapping from an error to the CLI's exit code (README, "Exit codes"): a product error
+ * (SaespladeError) carries its own; the clients' connection errors are 69 (service unavailable);
+ * anything else is 1.
+ */
 export function exitCodeOf(err: unknown): number {
+  if (err instanceof SaespladeError) return err.exitCode;
   const name = (err as { name?: string } | undefined)?.name ?? '';
   if (['ServiceUnreachableError', 'OutagePatienceError', 'ConnectionError', 'NoLivingConnectionsError'].includes(name)) return EXIT_UNAVAILABLE;
   if (isRedisConnectionError(err) || (err as { syscall?: string } | undefined)?.syscall === 'connect') return EXIT_UNAVAILABLE;
-  return 1;
+  return EXIT_FAILURE;
+}
+
+/** Whether the CLI prints the error: not when the command has already said why (`reported`). */
+export function isReported(err: unknown): boolean {
+  return err instanceof SaespladeError && err.reported;
 }
 
 function where(meta: any): string {

@@ -4,6 +4,7 @@ import { redactUrl } from '../errors.js';
 import { checkOpenSearch, createOpenSearchClient } from '../opensearch/client.js';
 import { checkRedis } from '../redis.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
+import { CommandFailedError } from '../errors.js';
 
 interface Check {
   ok: boolean;
@@ -73,6 +74,6 @@ export function register(program: Command): void {
         `model       ${model.ok ? 'ok  ' : 'FAIL'}  ${model.url}  ${model.detail}`,
       ].join('\n'),
     );
-    if (!ok) process.exitCode = 1;
+    if (!ok) throw new CommandFailedError('doctor: a check failed', { code: 'doctor_failed', reported: true });
   });
 }

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
-import { redactArgs } from '../errors.js';
-import { comparisonRows, EVAL_MODES, renderComparisonMarkdown, renderComparisonTable, renderEvalMarkdown, renderEvalTable, runEval, type EvalResult } from '../eval/index.js';
+import { CommandFailedError, EXIT_CHECK_FAILED, redactArgs } from '../errors.js';
+import { comparisonRows, consistencyFailures, EVAL_MODES, renderComparisonMarkdown, renderComparisonTable, renderEvalMarkdown, renderEvalTable, runEval, type EvalResult } from '../eval/index.js';
 import type { SearchMode } from '../search/translator.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 import { RANGES, rangedInt } from './options.js';
@@ -68,12 +68,20 @@ run can --reuse it. Hits per query: 100 (Recall@100). Latency is measured sequen
         for (const model of models) results.push(await runOne({ ...opts, model }, dataset));
       if (opts.report) writeFileSync(opts.report, renderComparisonMarkdown(results, commandLine()) + '\n' + results.map((r) => renderEvalMarkdown(r)).join('\n'));
       emit(opts.json, { runs: results, comparison: comparisonRows(results) }, () => results.map((r) => renderEvalTable(r)).join('\n\n') + '\n\n' + renderComparisonTable(results));
+      failIfOutside(results);
       return;
     }
     const result = await runOne(opts, datasets[0]!);
     if (opts.report) writeFileSync(opts.report, renderEvalMarkdown(result, commandLine()));
     emit(opts.json, result, () => renderEvalTable(result));
+    failIfOutside([result]);
   });
+}
+
+/** The results are printed (and the report written) first; then a gap outside tolerance exits 3. */
+function failIfOutside(results: EvalResult[]): void {
+  const failures = consistencyFailures(results);
+  if (failures.length > 0) throw new CommandFailedError(failures.join('\n'), { code: 'eval_gap', exitCode: EXIT_CHECK_FAILED });
 }
 
 function splitList(v: string | undefined): string[] {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { startIngestWorker } from '../ingest/index.js';
-import { EXIT_UNAVAILABLE } from '../errors.js';
+import { CommandFailedError, EXIT_INTERRUPTED, EXIT_UNAVAILABLE } from '../errors.js';
 import { log } from '../log.js';
 import { startWorkerMetrics } from '../server/worker-metrics.js';
 import { configFrom, withConfigOptions } from './common.js';
@@ -52,6 +52,10 @@ once; jobs it held are picked up again by another worker once their lock expires
     if (opts.json) process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, queue: config.queue, ...(metrics ? { metricsUrl: `${metrics.server.url}/metrics` } : {}) }) + '\n');
 
     let gaveUp = false;
+    // A second signal rejects this: the CLI's edge then exits 130 at once (src/cli.ts).
+    let interrupt: (err: Error) => void = () => {};
+    const interrupted = new Promise<never>((_, reject) => (interrupt = reject));
+    interrupted.catch(() => {});
     await new Promise<void>((resolve) => {
       // Patience with an unavailable cluster ran out (the gate logged why): close and exit 69.
       handle.fatal.catch(() => {
@@ -62,7 +66,8 @@ once; jobs it held are picked up again by another worker once their lock expires
       const onSignal = (sig: NodeJS.Signals) => {
         if (++signals > 1) {
           log.warn({ signal: sig }, 'second signal: exiting now');
-          process.exit(130);
+          interrupt(new CommandFailedError(`second ${sig}: stopped without finishing the jobs in hand`, { code: 'interrupted', exitCode: EXIT_INTERRUPTED, reported: true }));
+          return;
         }
         log.info({ signal: sig }, 'closing: finishing the jobs in hand');
         resolve();
@@ -70,8 +75,8 @@ once; jobs it held are picked up again by another worker once their lock expires
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
     });
-    await handle.close();
-    await metrics?.close();
+    await Promise.race([handle.close(), interrupted]);
+    await Promise.race([metrics?.close(), interrupted]);
     const summary = {
       event: 'closed',
       ...handle.stats(),
@@ -81,6 +86,6 @@ once; jobs it held are picked up again by another worker once their lock expires
     };
     if (opts.json) process.stdout.write(JSON.stringify(summary) + '\n');
     else log.info(summary, 'worker closed');
-    if (gaveUp) process.exitCode = EXIT_UNAVAILABLE;
+    if (gaveUp) throw new CommandFailedError('worker: OpenSearch stayed unavailable past --outage-patience', { code: 'outage_patience', exitCode: EXIT_UNAVAILABLE, reported: true });
   });
 }

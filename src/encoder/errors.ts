@@ -1,8 +1,9 @@
+import { SaespladeError } from '../errors.js';
 /**
  * A model package that cannot be used: unreadable or invalid manifest, a missing file, or a graph
  * whose inputs/outputs disagree with the manifest. The message names the file and the mismatch.
  */
-export class ModelPackageError extends Error {
+export class ModelPackageError extends SaespladeError {
   override name = 'ModelPackageError';
   constructor(
     message: string,

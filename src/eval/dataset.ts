@@ -4,6 +4,7 @@ import path from 'node:path';
 import { resolveParseOptions } from '../ingest/document.js';
 import { readSource } from '../ingest/source-reader.js';
 import { parseQrels, type Qrels } from './metrics.js';
+import { SaespladeError } from '../errors.js';
 
 /**
  * A BEIR-layout collection: `corpus.jsonl` (`_id`, `title`, `text`), `queries.jsonl` (`_id`, `text`)
@@ -28,7 +29,7 @@ export interface BeirDataset {
   missingQueries: string[];
 }
 
-export class DatasetError extends Error {
+export class DatasetError extends SaespladeError {
   override name = 'DatasetError';
 }
 

@@ -8,3 +8,4 @@ export { runEval, defaultEvalIndex, modelStatus, EvalError, EVAL_MODES, type Eva
 export { renderEvalTable, renderEvalMarkdown, formatBytes } from './render.js';
 export { countProgress } from './progress.js';
 export { comparisonRows, renderComparisonTable, renderComparisonMarkdown, type ComparisonRow } from './compare.js';
+export { consistencyFailures } from './check.js';

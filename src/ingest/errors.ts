@@ -1,3 +1,4 @@
+import { SaespladeError } from '../errors.js';
 /**
  * Errors that decide what happens to an ingest job. A processor throws a `TransientIngestError`
  * to let BullMQ retry the job with exponential back-off (cluster busy, connection lost), and a
@@ -5,7 +6,7 @@
  * the job processor turns the latter into BullMQ's `UnrecoverableError` so no attempts are wasted.
  * Check with `instanceof`, never by message.
  */
-export class IngestError extends Error {
+export class IngestError extends SaespladeError {
   constructor(
     message: string,
     readonly meta: Record<string, unknown> = {},
@@ -39,7 +40,9 @@ export function isRetryableStatus(status: number | undefined): boolean {
  * Maps an error from OpenSearch, Redis or the encoder to a transient or permanent ingest error.
  * OpenSearch client errors are told apart by `name` (the client's own classes): connection and
  * timeout errors are transient, a response error is transient for 408, 429 and any 5xx (isRetryableStatus).
- * Unknown errors are treated as transient: BullMQ's bounded attempts cap the cost of being wrong.
+ * A TypeError, RangeError, ReferenceError or SyntaxError is deterministic (the same input fails the
+ * same way), so it is permanent: retrying it five times would only hide a bug or a bad document.
+ * Other unknown errors are treated as transient: BullMQ's bounded attempts cap the cost of being wrong.
  */
 export function classifyError(err: unknown): IngestError {
   if (err instanceof IngestError) return err;
@@ -56,8 +59,11 @@ export function classifyError(err: unknown): IngestError {
     return new PermanentIngestError(`OpenSearch ${status}: ${reason}`, { status }, { cause: err });
   }
   if (name === 'IndexModelMismatchError') return new PermanentIngestError(message, { code: 'model_mismatch' }, { cause: err });
-  if (name === 'ModelPackageError' || name === 'ConfigurationError') {
+  if (name === 'ModelPackageError' || name === 'ConfigError' || name === 'ConfigurationError') {
     return new PermanentIngestError(message, {}, { cause: err });
+  }
+  if (err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError) {
+    return new PermanentIngestError(`${name}: ${message}`, {}, { cause: err });
   }
   return new TransientIngestError(message, {}, { cause: err });
 }

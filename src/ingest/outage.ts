@@ -1,6 +1,6 @@
 import type { Client } from '@opensearch-project/opensearch';
 import type { Logger } from 'pino';
-import { describeNetworkError, redactUrl } from '../errors.js';
+import { describeNetworkError, redactUrl, SaespladeError, EXIT_UNAVAILABLE } from '../errors.js';
 
 /**
  * What a worker does when OpenSearch goes away (docs/RELIABILITY.md, "Outages").
@@ -35,18 +35,18 @@ export interface OutageGateOptions {
 }
 
 /** The cluster stayed unavailable longer than the configured patience. */
-export class OutagePatienceError extends Error {
+export class OutagePatienceError extends SaespladeError {
   override name = 'OutagePatienceError';
   constructor(
     message: string,
     readonly downForMs: number,
   ) {
-    super(message);
+    super(message, { exitCode: EXIT_UNAVAILABLE });
   }
 }
 
 /** The gate was closed (worker closing) while a job waited for the cluster. */
-export class OutageGateClosedError extends Error {
+export class OutageGateClosedError extends SaespladeError {
   override name = 'OutageGateClosedError';
 }
 

@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 import type { Queue } from 'bullmq';
 import type { IngestBatchJob, IngestBatchResult, JobSetCounters, JobSetInfo, JobSetStore } from '../queue/index.js';
 import { reconcileJobSet } from './reconcile.js';
+import { SaespladeError } from '../errors.js';
 
 export interface WaitOptions {
   store: JobSetStore;
@@ -24,7 +25,7 @@ export interface WaitOptions {
 }
 
 /** A job set whose counters did not move for the stall timeout. */
-export class JobSetStalledError extends Error {
+export class JobSetStalledError extends SaespladeError {
   override name = 'JobSetStalledError';
   constructor(
     message: string,

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { SaespladeError } from '../errors.js';
 
 /**
  * Opening an ingest source, checked before anything is created (no index, no job set): a missing
@@ -11,7 +12,7 @@ import { Readable } from 'node:stream';
  */
 
 /** The source cannot be ingested as it is; the CLI prints the message (exit code 1). */
-export class SourceError extends Error {
+export class SourceError extends SaespladeError {
   override name = 'SourceError';
 }
 

@@ -20,6 +20,7 @@
  * expected (see SUPPORTED_ENGINES). Everything else is refused with UnsupportedEngineError.
  */
 import type { Client } from '@opensearch-project/opensearch';
+import { SaespladeError } from '../errors.js';
 
 export type EngineName = 'opensearch' | 'elasticsearch';
 
@@ -51,7 +52,7 @@ export function supportedEnginesText(): string {
   ).join('; ');
 }
 
-export class UnsupportedEngineError extends Error {
+export class UnsupportedEngineError extends SaespladeError {
   override name = 'UnsupportedEngineError';
   constructor(
     /** What the engine said it is, e.g. `Elasticsearch 7.10.2`, or a description of the odd answer. */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Client } from '@opensearch-project/opensearch';
 import { PACKAGE_ROOT } from '../config.js';
 import type { ModelIdentity } from '../encoder/types.js';
+import { SaespladeError } from '../errors.js';
 
 /** The field that holds concept weights (`rank_features`). */
 export const CONCEPT_FIELD = 'concepts';
@@ -15,7 +16,7 @@ export interface IndexModelMeta {
   concept_field: string;
 }
 
-export class IndexModelMismatchError extends Error {
+export class IndexModelMismatchError extends SaespladeError {
   override name = 'IndexModelMismatchError';
   constructor(
     readonly index: string,

@@ -1,5 +1,6 @@
 import type { Client } from '@opensearch-project/opensearch';
 import { indexNameProblem, INDEX_NAME_RULE } from '../names.js';
+import { SaespladeError } from '../errors.js';
 
 /**
  * The guard every destructive OpenSearch call goes through (index deletion, alias removal):
@@ -10,7 +11,7 @@ import { indexNameProblem, INDEX_NAME_RULE } from '../names.js';
  * deletion itself is also sent with `expand_wildcards: none`, so that a pattern could not expand
  * even if it got past the check. See docs/RELIABILITY.md ("Data safety").
  */
-export class UnsafeTargetError extends Error {
+export class UnsafeTargetError extends SaespladeError {
   override name = 'UnsafeTargetError';
 }
 

@@ -12,8 +12,9 @@ import type { Client } from '../opensearch/client.js';
 import { modelMeta, readIndexModel } from '../opensearch/indexes.js';
 import { assertConcreteIndex, updateAliasesSafely } from '../opensearch/safety.js';
 import { targetIndexName } from './plan.js';
+import { SaespladeError } from '../errors.js';
 
-export class ReplaceIndexError extends Error {
+export class ReplaceIndexError extends SaespladeError {
   override name = 'ReplaceIndexError';
 }
 

@@ -30,8 +30,9 @@ import {
   targetIndexName,
 } from './plan.js';
 import { ReindexStateStore, type ReindexRecord, type SliceCursor } from './state.js';
+import { SaespladeError } from '../errors.js';
 
-export class ReindexError extends Error {
+export class ReindexError extends SaespladeError {
   override name = 'ReindexError';
 }
 

@@ -22,6 +22,7 @@ import {
   type TwoPhaseOptions,
   type WeightedConcept,
 } from './translator.js';
+import { SaespladeError } from '../errors.js';
 
 export interface SearchDeps {
   client: Client;
@@ -116,7 +117,7 @@ export interface SearchResult {
   dsl?: JsonObject | { concepts: JsonObject; bm25: JsonObject };
 }
 
-export class SearchError extends Error {
+export class SearchError extends SaespladeError {
   override name = 'SearchError';
   /**
    * OpenSearch's HTTP status when it answered with an error (400 for a bad filter, 404 for a missing

@@ -9,6 +9,7 @@
 import type { SparseVector } from '../sparse.js';
 import { prune, validatePruning, type Pruning } from '../encoder/prune.js';
 import { CONCEPT_FIELD } from '../opensearch/indexes.js';
+import { SaespladeError } from '../errors.js';
 
 /** OpenSearch's default `indices.query.bool.max_clause_count` (Lucene counts leaf clauses of the whole query). */
 export const DEFAULT_MAX_CLAUSES = 1024;
@@ -141,7 +142,7 @@ export interface RrfSearchPlan {
 
 export type SearchPlan = SingleSearchPlan | RrfSearchPlan;
 
-export class TranslateError extends Error {
+export class TranslateError extends SaespladeError {
   override name = 'TranslateError';
 }
 

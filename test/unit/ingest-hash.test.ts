@@ -46,6 +46,8 @@ describe('classifyError', () => {
     ['404', responseError(404), PermanentIngestError],
     ['model mismatch', Object.assign(new Error('m'), { name: 'IndexModelMismatchError' }), PermanentIngestError],
     ['unknown', new Error('?'), TransientIngestError],
+    ['TypeError (deterministic: not retried)', new TypeError("Cannot read properties of undefined (reading 'x')"), PermanentIngestError],
+    ['RangeError (deterministic: not retried)', new RangeError('Invalid array length'), PermanentIngestError],
   ])('%s', (_n, err, cls) => {
     expect(classifyError(err)).toBeInstanceOf(cls);
   });

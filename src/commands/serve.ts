@@ -2,11 +2,13 @@ import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { loadServerOptions } from '../server/options.js';
 import { startServer } from '../server/serve.js';
+import * as benchServe from './bench-serve.js';
 import { configFrom, withConfigOptions } from './common.js';
 import { listOption } from './query-options.js';
 
-/** `saesplade serve`: the HTTP API, metrics, queue dashboard and concept explorer (docs/SERVICE.md). */
+/** `saesplade serve` (the HTTP API, metrics, queue dashboard and concept explorer: docs/SERVICE.md), and `bench serve` with it. */
 export function register(program: Command): void {
+  benchServe.register(program);
   withConfigOptions(
     program
       .command('serve')

@@ -94,7 +94,10 @@ export async function buildApp(ctx: ServerContext): Promise<FastifyInstance> {
 
   app.setErrorHandler(async (err, request, reply) => {
     const answer = httpAnswer(err, ctx.redact);
-    if (answer.unexpected) request.log.error({ route: request.routeOptions.url, err: ctx.redact((err as Error)?.stack ?? String(err)) }, 'unexpected error');
+    // A client that went away (a load generator stopping, a closed tab) hears nothing: not worth a warning.
+    const gone = request.raw.destroyed || request.raw.socket?.destroyed;
+    if (gone && !answer.unexpected) request.log.debug({ route: request.routeOptions.url, status: answer.statusCode }, 'request failed after the client left');
+    else if (answer.unexpected) request.log.error({ route: request.routeOptions.url, err: ctx.redact((err as Error)?.stack ?? String(err)) }, 'unexpected error');
     else if (answer.statusCode >= 500) request.log.warn({ route: request.routeOptions.url, status: answer.statusCode, err: answer.body.message }, 'request failed');
     reply.code(answer.statusCode).headers(answer.headers);
     return answer.body;

@@ -1,10 +1,16 @@
 /**
- * Admission control in front of the encoder's worker threads (src/encoder/pool.ts). At most
- * `concurrency` encode calls run at once (one per worker thread); up to `maxQueue` more wait, in
- * order; one more is refused at once with EncoderBusyError (the server answers 503 + Retry-After)
- * instead of queueing without bound, so a burst costs some requests a retry, not everybody seconds
- * of latency. Background work (an in-process ingest worker) waits without a bound and yields to
- * foreground calls (searches, /v1/encode) whenever a thread frees up.
+ * Admission control in front of the encoder's worker threads (src/encoder/pool.ts). Encode calls
+ * run while threads are free (a call of n texts takes ceil(n / textsPerThread) of them); up to
+ * `maxQueue` more wait, in order; one more is refused at once with EncoderBusyError (the server
+ * answers 503 + Retry-After) instead of queueing without bound, so a burst costs some requests a
+ * retry, not everybody seconds of latency. Background work (an in-process ingest worker) waits
+ * without a bound and yields to foreground calls (searches, /v1/encode) whenever a thread frees.
+ *
+ * Coalescing: when a thread frees, the small calls waiting with the same mode and options go to it
+ * as one encode call (up to textsPerThread texts), so that under load one forward pass serves
+ * several searches. Nobody waits for a batch to fill: a call that finds a free thread runs alone.
+ * Vectors do not change: the pool's worker chooses its own forward batch size, and runs a graph
+ * whose outputs depend on the batch one text at a time (src/encoder/local.ts).
  */
 import type { SparseVector } from '../sparse.js';
 import type { EncodeCallOptions, EncodeMode, Encoder } from '../encoder/types.js';
@@ -28,29 +34,39 @@ export class EncoderGateClosedError extends Error {
 }
 
 export interface EncoderGateOptions {
-  /** Calls that run at once: the encoder's worker threads. */
+  /** Worker threads: calls run while their weights fit. */
   concurrency: number;
   /** Foreground calls that may wait; more are refused. 0: none waits. */
   maxQueue: number;
-  /** Texts per worker job (the pool's chunk size): how many threads one call of n texts occupies. */
+  /** Texts per worker job (the pool's chunk size, default 8): a call of n texts occupies ceil(n / this) threads; the most texts coalesced into one call. */
   textsPerThread?: number;
-  /** Called after each call with its mode, time in the encoder and time waited, seconds. */
+  /** Merge waiting calls of the same mode and options into one encode call (default true). */
+  coalesce?: boolean;
+  /** Called after each call with its mode, the time of the encode call that served it and its wait, seconds. */
   onEncoded?: (mode: EncodeMode, encodeS: number, waitS: number) => void;
   onRejected?: () => void;
+  /** Called with the number of calls each encode call served (1 when nothing was coalesced). */
+  onBatch?: (calls: number) => void;
 }
 
-interface Waiter {
-  resolve: () => void;
-  reject: (e: Error) => void;
+interface Call {
+  texts: string[];
+  mode: EncodeMode;
+  options?: EncodeCallOptions;
+  /** Calls with the same key may share an encode call. */
+  key: string;
   weight: number;
+  queuedAt: number;
+  resolve: (v: SparseVector[]) => void;
+  reject: (e: Error) => void;
 }
 
 export class EncoderGate {
   private running = 0;
   private threadsBusy = 0;
-  private readonly fg: Waiter[] = [];
-  private readonly bg: Waiter[] = [];
-  /** Exponentially weighted mean of one call's time in the encoder, ms. */
+  private readonly fg: Call[] = [];
+  private readonly bg: Call[] = [];
+  /** Exponentially weighted mean time of one encode call, ms. */
   private meanMs = 50;
   private closed = false;
   /** When an encode call last succeeded (Date.now()), for readiness. */
@@ -64,12 +80,16 @@ export class EncoderGate {
     if (!Number.isInteger(opts.maxQueue) || opts.maxQueue < 0) throw new Error(`encoder queue bound must be an integer >= 0, got ${opts.maxQueue}`);
   }
 
-  /** Encode calls running now. */
+  private get perThread(): number {
+    return Math.max(1, Math.floor(this.opts.textsPerThread ?? 8));
+  }
+
+  /** Encode calls (after coalescing) running now. */
   get active(): number {
     return this.running;
   }
 
-  /** Worker threads busy now (a call of n texts occupies min(threads, ceil(n / textsPerThread))). */
+  /** Worker threads busy now. */
   get busyThreads(): number {
     return this.threadsBusy;
   }
@@ -79,70 +99,101 @@ export class EncoderGate {
     return { foreground: this.fg.length, background: this.bg.length };
   }
 
-  /** A guess of when a refused call would find room: the queue ahead drained at the mean call time. */
+  /** A guess of when a refused call would find room: the calls ahead drained at the mean call time. */
   retryAfterSeconds(): number {
     const ahead = this.fg.length + this.running;
     const s = Math.ceil(((ahead / this.opts.concurrency) * this.meanMs) / 1000);
     return Math.max(1, Math.min(60, s));
   }
 
-  private acquire(priority: Priority, weight: number): Promise<void> | undefined {
-    if (this.closed) throw new EncoderGateClosedError('the encoder is shutting down');
-    // Room now, and nobody ahead: run. (A foreground call never waits behind background work.)
-    const ahead = priority === 'foreground' ? this.fg.length : this.fg.length + this.bg.length;
-    if (ahead === 0 && this.threadsBusy + weight <= this.opts.concurrency) {
-      this.running++;
-      this.threadsBusy += weight;
-      return undefined;
-    }
-    if (priority === 'foreground' && this.fg.length >= this.opts.maxQueue) {
-      this.opts.onRejected?.();
-      const retry = this.retryAfterSeconds();
-      throw new EncoderBusyError(
-        `the encoder is busy: ${this.busyThreads} of ${this.opts.concurrency} thread(s) busy and ${this.fg.length} call(s) waiting (the bound); retry in ${retry} s`,
-        retry,
-      );
-    }
-    return new Promise<void>((resolve, reject) => (priority === 'foreground' ? this.fg : this.bg).push({ resolve, reject, weight }));
-  }
-
-  private release(weight: number): void {
-    this.running--;
-    this.threadsBusy -= weight;
-    // Hand the freed threads on, in order, foreground first, while the next waiter fits.
-    for (;;) {
-      const queue = this.fg.length > 0 ? this.fg : this.bg;
-      const next = queue[0];
-      if (!next || this.threadsBusy + next.weight > this.opts.concurrency) return;
-      queue.shift();
-      this.running++;
-      this.threadsBusy += next.weight;
-      next.resolve();
-    }
-  }
-
   private weightOf(texts: number): number {
-    const per = Math.max(1, this.opts.textsPerThread ?? 8);
-    return Math.min(this.opts.concurrency, Math.max(1, Math.ceil(texts / per)));
+    return Math.min(this.opts.concurrency, Math.max(1, Math.ceil(texts / this.perThread)));
   }
 
   /** Encodes through the gate; throws EncoderBusyError (foreground only) when the queue is full. */
-  async encode(texts: string[], mode: EncodeMode, options?: EncodeCallOptions, priority: Priority = 'foreground'): Promise<SparseVector[]> {
-    const weight = this.weightOf(texts.length);
-    const queued = performance.now();
-    const wait = this.acquire(priority, weight);
-    if (wait) await wait;
-    const start = performance.now();
-    try {
-      const out = await this.base.encode(texts, mode, options);
-      this.lastSuccessAt = Date.now();
-      return out;
-    } finally {
-      const ms = performance.now() - start;
-      this.meanMs = 0.8 * this.meanMs + 0.2 * ms;
-      this.release(weight);
-      this.opts.onEncoded?.(mode, ms / 1000, (start - queued) / 1000);
+  encode(texts: string[], mode: EncodeMode, options?: EncodeCallOptions, priority: Priority = 'foreground'): Promise<SparseVector[]> {
+    if (this.closed) return Promise.reject(new EncoderGateClosedError('the encoder is shutting down'));
+    if (texts.length === 0) return Promise.resolve([]);
+    return new Promise<SparseVector[]>((resolve, reject) => {
+      const call: Call = { texts, mode, key: `${priority}\u0000${mode}\u0000${options ? JSON.stringify(options) : ''}`, weight: this.weightOf(texts.length), queuedAt: performance.now(), resolve, reject };
+      if (options) call.options = options;
+      const queue = priority === 'foreground' ? this.fg : this.bg;
+      // Room now and nobody ahead (a foreground call never waits behind background work): run.
+      const ahead = priority === 'foreground' ? this.fg.length : this.fg.length + this.bg.length;
+      if (ahead === 0 && this.threadsBusy + call.weight <= this.opts.concurrency) {
+        this.start([call]);
+        return;
+      }
+      if (priority === 'foreground' && this.fg.length >= this.opts.maxQueue) {
+        this.opts.onRejected?.();
+        const retry = this.retryAfterSeconds();
+        reject(
+          new EncoderBusyError(
+            `the encoder is busy: ${this.threadsBusy} of ${this.opts.concurrency} thread(s) busy and ${this.fg.length} call(s) waiting (the bound); retry in ${retry} s`,
+            retry,
+          ),
+        );
+        return;
+      }
+      queue.push(call);
+    });
+  }
+
+  /** Hands free threads to waiting calls, in order, foreground first, coalescing small calls. */
+  private dispatch(): void {
+    for (;;) {
+      const queue = this.fg.length > 0 ? this.fg : this.bg;
+      const head = queue[0];
+      if (!head || this.threadsBusy + head.weight > this.opts.concurrency) return;
+      queue.shift();
+      const batch = [head];
+      if (this.opts.coalesce !== false) {
+        let texts = head.texts.length;
+        for (let i = 0; i < queue.length && texts < this.perThread; ) {
+          const c = queue[i]!;
+          if (c.key === head.key && texts + c.texts.length <= this.perThread) {
+            batch.push(c);
+            texts += c.texts.length;
+            queue.splice(i, 1);
+          } else i++;
+        }
+      }
+      this.start(batch);
     }
+  }
+
+  private start(batch: Call[]): void {
+    const texts = batch.length === 1 ? batch[0]!.texts : batch.flatMap((c) => c.texts);
+    const weight = this.weightOf(texts.length);
+    const head = batch[0]!;
+    this.running++;
+    this.threadsBusy += weight;
+    const started = performance.now();
+    this.opts.onBatch?.(batch.length);
+    this.base.encode(texts, head.mode, head.options).then(
+      (vectors) => {
+        this.lastSuccessAt = Date.now();
+        this.finish(batch, weight, started);
+        let at = 0;
+        for (const c of batch) {
+          c.resolve(vectors.slice(at, at + c.texts.length));
+          at += c.texts.length;
+        }
+      },
+      (err: Error) => {
+        this.finish(batch, weight, started);
+        for (const c of batch) c.reject(err);
+      },
+    );
+  }
+
+  private finish(batch: Call[], weight: number, started: number): void {
+    const ms = performance.now() - started;
+    this.meanMs = 0.8 * this.meanMs + 0.2 * ms;
+    this.running--;
+    this.threadsBusy -= weight;
+    for (const c of batch) this.opts.onEncoded?.(c.mode, ms / 1000, (started - c.queuedAt) / 1000);
+    if (!this.closed) this.dispatch();
   }
 
   /** The encoder seen through the gate at one priority (what search() and an ingest worker take). */
@@ -163,6 +214,6 @@ export class EncoderGate {
   /** Refuses new calls and fails the waiting ones; running calls finish. */
   close(): void {
     this.closed = true;
-    for (const w of [...this.fg.splice(0), ...this.bg.splice(0)]) w.reject(new EncoderGateClosedError('the encoder is shutting down'));
+    for (const c of [...this.fg.splice(0), ...this.bg.splice(0)]) c.reject(new EncoderGateClosedError('the encoder is shutting down'));
   }
 }

@@ -26,6 +26,7 @@ export interface Metrics {
   documentsReceived: Counter<'outcome'>;
   ingestJobs: Counter<'outcome'>;
   encoderRejected: Counter;
+  encoderBatch: Histogram;
 }
 
 export interface MetricsOptions {
@@ -98,6 +99,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       help: 'Encode calls refused because every encoder thread was busy and the wait queue was full (answered 503)',
       registers: [registry],
     }),
+    encoderBatch: new Histogram({
+      name: 'saesplade_encoder_coalesced_calls',
+      help: 'Requests served by one encode call (waiting calls of the same mode share a forward pass)',
+      buckets: [1, 2, 4, 8, 16],
+      registers: [registry],
+    }),
   };
   for (const o of ['indexed', 'skipped', 'failed']) m.documents.inc({ outcome: o }, 0);
   for (const o of ['queued', 'rejected']) m.documentsReceived.inc({ outcome: o }, 0);
@@ -146,8 +153,9 @@ export function observeEncoderGate(m: Metrics, gate: EncoderGate): void {
 }
 
 /** Callbacks for EncoderGateOptions that record encode durations, waits and refusals. */
-export function gateObservers(m: Metrics): { onEncoded: (mode: EncodeMode, encodeS: number, waitS: number) => void; onRejected: () => void } {
+export function gateObservers(m: Metrics): { onEncoded: (mode: EncodeMode, encodeS: number, waitS: number) => void; onRejected: () => void; onBatch: (calls: number) => void } {
   return {
+    onBatch: (calls) => m.encoderBatch.observe(calls),
     onEncoded: (mode, encodeS, waitS) => {
       m.encodeDuration.observe({ mode }, encodeS);
       m.encoderWait.observe(waitS);

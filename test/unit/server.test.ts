@@ -69,10 +69,10 @@ describe('EncoderGate', () => {
     expect(gate.waiting).toEqual({ foreground: 0, background: 2 });
     await f.release(0);
     await first;
-    expect(f.pending.map((p) => p.texts[0])).toEqual(['bg1']);
-    // with bound 0 a foreground call that finds the thread busy is refused, even with background work waiting
+    // the two background calls share one encode call
+    expect(f.pending.map((p) => p.texts)).toEqual([['bg1', 'bg2']]);
+    // with bound 0 a foreground call that finds the thread busy is refused
     await expect(gate.encode(['fg2'], 'query')).rejects.toBeInstanceOf(EncoderBusyError);
-    await f.release(0);
     await f.release(0);
     await Promise.all(bg);
   });
@@ -105,6 +105,33 @@ describe('EncoderGate', () => {
     expect(gate.busyThreads).toBe(2);
     await f.release(0);
     await big;
+  });
+
+  it('waiting calls of the same mode and options share one encode call (up to textsPerThread texts); results go back to each', async () => {
+    const f = fakeEncoder();
+    const batches: number[] = [];
+    const gate = new EncoderGate(f.enc, { concurrency: 1, maxQueue: 8, textsPerThread: 4, onBatch: (n) => batches.push(n) });
+    const a = gate.encode(['a'], 'query');
+    const waiting = ['b', 'c', 'd', 'e', 'f'].map((t) => gate.encode([t], 'query'));
+    const doc = gate.encode(['doc'], 'document');
+    const pruned = gate.encode(['p'], 'query', { pruning: { topK: 2 } });
+    await tick();
+    await f.release(0);
+    await a;
+    expect(f.pending.map((p) => p.texts)).toEqual([['b', 'c', 'd', 'e']]);
+    f.pending[0]!.resolve(['b', 'c', 'd', 'e'].map((t, i) => ({ indices: Uint32Array.of(i), values: Float32Array.of(t.charCodeAt(0)) })));
+    const got = await Promise.all(waiting.slice(0, 4));
+    expect(got.map((v) => v[0]!.values[0])).toEqual(['b', 'c', 'd', 'e'].map((t) => t.charCodeAt(0)));
+    f.pending.splice(0, 1);
+    await tick();
+    // next in order: 'f' (the document call and the call with other options are not merged with it)
+    expect(f.pending.map((p) => [p.mode, p.texts])).toEqual([['query', ['f']]]);
+    await f.release(0);
+    expect(f.pending.map((p) => [p.mode, p.texts])).toEqual([['document', ['doc']]]);
+    await f.release(0);
+    await f.release(0);
+    await Promise.all([waiting[4], doc, pruned]);
+    expect(batches).toEqual([1, 4, 1, 1, 1]);
   });
 
   it('close() fails the waiting calls and refuses new ones', async () => {

@@ -30,6 +30,21 @@ function named(kind: string, problemOf: (s: string) => string | undefined, rule:
   });
 }
 
+/** A whole number from plain decimal text (as src/commands/options.ts reads numbers) within a range. */
+function intSetting(min: number, max: number) {
+  return z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const n = typeof v === 'number' ? v : /^\d+$/.test(v.trim()) ? Number(v.trim()) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+/** OpenSearch time units for `refresh_interval`, or -1 (no refresh). */
+export const REFRESH_INTERVAL_RULE = '-1 (no refresh) or a time such as 30s, 500ms, 1m';
+
 /**
  * The one validated configuration. Every value has an environment variable (documented in the
  * README) and most have a CLI flag; flags win over the environment, the environment over defaults.
@@ -51,6 +66,18 @@ export const ConfigSchema = z.object({
   /** `cpu`, `cuda` or `cuda:N`. */
   device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, 'expected cpu, cuda or cuda:N').default('cpu'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /** Primary shards of the indexes saesplade creates (default 1: a single dev node). */
+  shards: intSetting(1, 1024).default(1),
+  /** Replicas of the indexes saesplade creates (default 0: a single dev node has nowhere to put one). */
+  replicas: intSetting(0, 1024).default(0),
+  /**
+   * `refresh_interval` while an ingest (with --wait / --with-worker) or a reindex writes, restored
+   * after it (OpenSearch's bulk-load advice); unset = the index's own interval is left alone.
+   */
+  bulkRefreshInterval: z
+    .string()
+    .regex(/^(-1|\d+(d|h|m|s|ms|micros|nanos))$/, `expected ${REFRESH_INTERVAL_RULE}`)
+    .optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -68,6 +95,9 @@ export const ENV_VARS: Record<keyof Config, string> = {
   queue: 'SAESPLADE_QUEUE',
   device: 'SAESPLADE_DEVICE',
   logLevel: 'LOG_LEVEL',
+  shards: 'SAESPLADE_SHARDS',
+  replicas: 'SAESPLADE_REPLICAS',
+  bulkRefreshInterval: 'SAESPLADE_BULK_REFRESH_INTERVAL',
 };
 
 /** The CLI flag of each config key that has one (named in errors when the value came from it). */
@@ -78,6 +108,9 @@ export const CONFIG_FLAGS: Partial<Record<keyof Config, string>> = {
   index: '--index',
   queue: '--queue',
   device: '--device',
+  shards: '--shards',
+  replicas: '--replicas',
+  bulkRefreshInterval: '--bulk-refresh-interval',
 };
 
 export class ConfigError extends SaespladeError {

@@ -15,6 +15,20 @@ export function withConfigOptions(cmd: Command): Command {
     .option('--device <device>', 'encoder device: cpu, cuda or cuda:N (env SAESPLADE_DEVICE, default cpu)');
 }
 
+/**
+ * Settings of the indexes a command creates and writes in bulk (ingest, reindex): shards, replicas
+ * and the refresh interval while it writes. Each maps to a config key (README, Configuration).
+ */
+export function withIndexSettingsOptions(cmd: Command): Command {
+  return cmd
+    .option('--shards <n>', 'primary shards of an index this command creates (env SAESPLADE_SHARDS, default 1)')
+    .option('--replicas <n>', 'replicas of an index this command creates (env SAESPLADE_REPLICAS, default 0; 1 or more on a real cluster)')
+    .option(
+      '--bulk-refresh-interval <time>',
+      'refresh_interval while this command writes, restored after it: -1 (none) or e.g. 30s (env SAESPLADE_BULK_REFRESH_INTERVAL; default: unchanged)',
+    );
+}
+
 /** Resolves the validated config from a command's parsed options. */
 export function configFrom(opts: Record<string, unknown>): Config {
   return loadConfig({
@@ -24,6 +38,9 @@ export function configFrom(opts: Record<string, unknown>): Config {
     index: opts.index,
     queue: opts.queue,
     device: opts.device,
+    shards: opts.shards,
+    replicas: opts.replicas,
+    bulkRefreshInterval: opts.bulkRefreshInterval,
   });
 }
 

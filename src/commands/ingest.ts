@@ -2,13 +2,13 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { formatSummary, ingest } from '../ingest/index.js';
 import { checkSourcePath } from '../ingest/source-open.js';
 import { upgradeIngestTarget } from '../reindex/upgrade.js';
-import { configFrom, emit, withConfigOptions } from './common.js';
+import { configFrom, emit, withConfigOptions, withIndexSettingsOptions } from './common.js';
 import { formatReindex } from './reindex.js';
 import { RANGES, rangedInt } from './options.js';
 
 /** `saesplade ingest <file|->`: queue a JSON Lines source as a job set, optionally wait for it. */
 export function register(program: Command): void {
-  withConfigOptions(
+  withIndexSettingsOptions(withConfigOptions(
     program
       .command('ingest')
       .description('queue documents from a JSON Lines file (or - for stdin) for encoding and indexing')
@@ -41,7 +41,7 @@ first (re-encode, verify, switch; in this process), then ingests.`,
       .option('--no-refresh', 'do not refresh the index after waiting')
       .option('--upgrade', 'if the index or alias was built with another model, first upgrade it to this one (saesplade reindex, in-process worker)')
       .option('--json', 'print the result as JSON'),
-  ).action(async (source: string, opts: Record<string, any>) => {
+  )).action(async (source: string, opts: Record<string, any>) => {
     const config = configFrom(opts);
     if (!['auto', 'jsonl', 'beir'].includes(opts.format)) throw new InvalidArgumentError(`--format must be auto, jsonl or beir, got "${opts.format}"`);
     const textFields = String(opts.textFields)

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { reindex, type ReindexResult } from '../reindex/index.js';
-import { configFrom, emit, withConfigOptions } from './common.js';
+import { configFrom, emit, withConfigOptions, withIndexSettingsOptions } from './common.js';
 import { indexNameOption, intOption, RANGES, rangedInt } from './options.js';
 
 export function formatReindex(r: ReindexResult): string {
@@ -27,7 +27,7 @@ export function formatReindex(r: ReindexResult): string {
 
 /** `saesplade reindex --source <index|alias>`: re-encode into a new versioned index and switch the alias. */
 export function register(program: Command): void {
-  withConfigOptions(
+  withIndexSettingsOptions(withConfigOptions(
     program
       .command('reindex')
       .description('re-encode an index (or the index behind an alias) with a model into a new index, then switch the alias')
@@ -57,7 +57,7 @@ Writes to the alias during the run are forwarded to the new index (docs/REINDEX.
       .option('--sample <n>', 'documents re-encoded and compared before the switch', intOption('--sample', 1, 10_000), 20)
       .option('--restart', 'delete the new index and this run\'s progress first, and start over')
       .option('--json', 'print the result as JSON'),
-  ).action(async (opts: Record<string, any>) => {
+  )).action(async (opts: Record<string, any>) => {
     const config = configFrom(opts);
     if (opts.keepOld && opts.deleteOld) throw new Error('--keep-old and --delete-old exclude each other');
     const res = await reindex({

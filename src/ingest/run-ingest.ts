@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { readManifest } from '../encoder/index.js';
 import type { ModelIdentity } from '../encoder/types.js';
 import { log as defaultLog } from '../log.js';
+import { indexSettingsOf, relaxRefreshInterval, type RelaxedRefresh } from '../opensearch/bulk-settings.js';
 import { checkOpenSearch, createOpenSearchClient } from '../opensearch/client.js';
 import { checkRedis, createRedis } from '../redis.js';
 import { describeNetworkError } from '../errors.js';
@@ -71,7 +72,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestRunResult> {
   try {
     await checkRedis(config);
     await checkOpenSearch(client, config.opensearchUrl);
-    await ensureIngestTarget(client, config.index, model, config.modelDir);
+    await ensureIngestTarget(client, config.index, model, config.modelDir, indexSettingsOf(config));
   } catch (err) {
     source.destroy();
     await client.close();
@@ -81,7 +82,13 @@ export async function ingest(opts: IngestOptions): Promise<IngestRunResult> {
   const redis = createRedis(config);
   const queue = createIngestQueue(config.queue, redis);
   const store = new JobSetStore(redis);
+  let relaxed: RelaxedRefresh | undefined;
   try {
+    // Bulk-load refresh interval: only when this run waits, so it knows when to put it back.
+    if (config.bulkRefreshInterval !== undefined) {
+      if (wait) relaxed = await relaxRefreshInterval(client, redis, config.index, config.bulkRefreshInterval, log);
+      else log.warn('--bulk-refresh-interval (SAESPLADE_BULK_REFRESH_INTERVAL) applies only with --wait or --with-worker: ignored');
+    }
 
     if (opts.withWorker) {
       const wopts = typeof opts.withWorker === 'object' ? opts.withWorker : {};
@@ -117,6 +124,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestRunResult> {
       reporter?.stop();
     }
     const summary: IngestSummary = summarize(final, Date.now() - started);
+    await relaxed?.restore();
     if (opts.refresh ?? true) {
       // The documents are in; a refresh that fails (cluster gone since) only delays searchability.
       await client.indices.refresh({ index: config.index }).catch((err: unknown) => {
@@ -125,6 +133,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestRunResult> {
     }
     return { setId: produced.setId, produced, final, summary };
   } finally {
+    await relaxed?.restore().catch((err: unknown) => log.error({ err: (err as Error).message }, 'could not restore refresh_interval; the next ingest with --bulk-refresh-interval restores it'));
     await worker?.close();
     await queue.close();
     await Promise.allSettled([redis.quit(), client.close()]);

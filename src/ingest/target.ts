@@ -11,7 +11,7 @@ import path from 'node:path';
 import { DEFAULT_MODEL_DIR } from '../config.js';
 import type { ModelIdentity } from '../encoder/types.js';
 import type { Client } from '../opensearch/client.js';
-import { ensureConceptIndex, IndexModelMismatchError, readIndexModel, sameModel, type IndexModelMeta } from '../opensearch/indexes.js';
+import { ensureConceptIndex, IndexModelMismatchError, readIndexModel, sameModel, type ConceptIndexOverrides, type IndexModelMeta } from '../opensearch/indexes.js';
 import { targetIndexName } from '../reindex/plan.js';
 
 export interface IngestTarget {
@@ -112,11 +112,13 @@ export async function ensureIngestTarget(
   name: string,
   model: ModelIdentity,
   modelDir: string,
+  /** Shards and replicas of the index when it is created (default: mappings/concepts-index.json's 1 and 0). */
+  settings: Pick<ConceptIndexOverrides, 'shards' | 'replicas'> = {},
 ): Promise<{ created: boolean; index: string; target: IngestTarget }> {
   let target = await inspectIngestTarget(client, name, model);
   if (target.kind === 'missing') {
     const index = targetIndexName(name, model);
-    const { created } = await ensureConceptIndex(client, index, model);
+    const { created } = await ensureConceptIndex(client, index, model, settings);
     try {
       await client.indices.putAlias({ index, name });
     } catch (err: any) {

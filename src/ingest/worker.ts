@@ -7,6 +7,7 @@ import { createEncoder } from '../encoder/index.js';
 import type { Encoder } from '../encoder/types.js';
 import { log as defaultLog } from '../log.js';
 import { checkOpenSearch, createOpenSearchClient, type Client } from '../opensearch/client.js';
+import { indexSettingsOf } from '../opensearch/bulk-settings.js';
 import { ensureConceptIndex } from '../opensearch/indexes.js';
 import { checkRedis, createRedis, isRedisConnectionError, reportRedisError } from '../redis.js';
 import { reindexForwarder } from '../reindex/forward.js';
@@ -152,7 +153,7 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
     ensureIndex: (index) => {
       const cached = ensured.get(index);
       if (cached && Date.now() - cached.at <= modelCheckTtlMs) return cached.p;
-      const entry = { p: ensureConceptIndex(client, index, baseEncoder.model).then(() => undefined), at: Date.now() };
+      const entry = { p: ensureConceptIndex(client, index, baseEncoder.model, indexSettingsOf(config)).then(() => undefined), at: Date.now() };
       // A failure (cluster down, other model) is not cached: the next job checks again.
       entry.p.catch(() => {
         if (ensured.get(index) === entry) ensured.delete(index);

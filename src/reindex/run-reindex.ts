@@ -11,6 +11,7 @@ import { startIngestWorker, type IngestWorkerHandle, type IngestWorkerOptions } 
 import { log as defaultLog } from '../log.js';
 import { checkOpenSearch, createOpenSearchClient, type Client } from '../opensearch/client.js';
 import { getEngine } from '../opensearch/engine.js';
+import { indexSettingsOf, relaxRefreshInterval } from '../opensearch/bulk-settings.js';
 import { ensureConceptIndex, modelMeta } from '../opensearch/indexes.js';
 import { deleteIndexSafely, updateAliasesSafely } from '../opensearch/safety.js';
 import { assertIndexName } from '../names.js';
@@ -162,6 +163,7 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
   const state = new ReindexStateStore(redis);
   let worker: IngestWorkerHandle | undefined;
   let queue: ReturnType<typeof createIngestQueue> | undefined;
+  let restoreRefresh: (() => Promise<void>) | undefined;
   try {
     await checkOpenSearch(client, config.opensearchUrl);
     const engine = await getEngine(client);
@@ -243,7 +245,10 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
     // 3. The new index: the concept mapping plus the source's own fields.
     const got = (await client.indices.get({ index: run.sources.join(',') })).body as Record<string, any>;
     const carried = carriedMappings(run.sources.map((i) => got[i] ?? {}));
-    const { created } = await ensureConceptIndex(client, target, model, carried);
+    const { created } = await ensureConceptIndex(client, target, model, { ...carried, ...indexSettingsOf(config) });
+    // Bulk-load refresh interval on the new index while it is filled (waiting runs only), restored before verification.
+    const relaxed = wait && config.bulkRefreshInterval !== undefined ? await relaxRefreshInterval(client, redis, target, config.bulkRefreshInterval, log) : undefined;
+    restoreRefresh = relaxed ? () => relaxed.restore() : undefined;
 
     // 4. From now on writes to the alias or the sources are forwarded to the new index.
     const forwarded = [...new Set([alias, ...run.sources])];
@@ -326,6 +331,7 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
     const docsPerS = Math.round(((final.indexed + final.skipped + final.failed) / Math.max(elapsedS, 1e-3)) * 10) / 10;
 
     // 7. Verify, then switch atomically.
+    await restoreRefresh?.();
     const encoder = worker?.encoder ?? (await createEncoder({ modelDir: config.modelDir, device: config.device, workers: 0 }));
     let verification: ReindexVerification;
     try {
@@ -354,6 +360,7 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
     log.info({ alias, from: previous, to: target }, 'reindex: alias switched');
     return { ...common, status: 'switched', final, elapsedS, docsPerS, verification, previous, deleted, ...(replaced ? { replaced: alias } : {}) };
   } finally {
+    await restoreRefresh?.().catch((err: unknown) => log.error({ err: (err as Error).message }, 'could not restore refresh_interval of the new index'));
     await worker?.close();
     await queue?.close();
     await Promise.allSettled([redis.quit(), client.close()]);

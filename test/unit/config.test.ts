@@ -13,6 +13,8 @@ describe('loadConfig', () => {
       queue: 'saesplade-ingest',
       device: 'cpu',
       logLevel: 'info',
+      shards: 1,
+      replicas: 0,
     });
     // 127.0.0.1, not localhost: Node may resolve localhost to ::1 where the dev services do not listen
     expect(c.opensearchUrl).toContain('127.0.0.1');
@@ -33,6 +35,9 @@ describe('loadConfig', () => {
         SAESPLADE_QUEUE: 'q',
         SAESPLADE_DEVICE: 'cuda:1',
         LOG_LEVEL: 'debug',
+        SAESPLADE_SHARDS: '3',
+        SAESPLADE_REPLICAS: '2',
+        SAESPLADE_BULK_REFRESH_INTERVAL: '30s',
       },
     );
     expect(c).toEqual({
@@ -47,7 +52,18 @@ describe('loadConfig', () => {
       queue: 'q',
       device: 'cuda:1',
       logLevel: 'debug',
+      shards: 3,
+      replicas: 2,
+      bulkRefreshInterval: '30s',
     });
+  });
+
+  it('refuses shards, replicas and refresh intervals out of their rules, naming the setting', () => {
+    expect(() => loadConfig({}, { SAESPLADE_SHARDS: '0' })).toThrow(/shards \(SAESPLADE_SHARDS\): must be an integer from 1 to 1024/);
+    expect(() => loadConfig({ replicas: '1.5' }, {})).toThrow(/replicas \(--replicas; env SAESPLADE_REPLICAS\)/);
+    expect(() => loadConfig({}, { SAESPLADE_REPLICAS: '0x1' })).toThrow(ConfigError);
+    expect(() => loadConfig({ bulkRefreshInterval: 'soon' }, {})).toThrow(/bulk-refresh-interval.*-1 \(no refresh\) or a time/);
+    expect(loadConfig({ bulkRefreshInterval: '-1' }, {}).bulkRefreshInterval).toBe('-1');
   });
 
   it('lets flags win over the environment', () => {

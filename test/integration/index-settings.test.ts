@@ -1,0 +1,91 @@
+/**
+ * Production index settings (issue 17): shards and replicas of the indexes saesplade creates come
+ * from the config (SAESPLADE_SHARDS / SAESPLADE_REPLICAS, --shards / --replicas), and
+ * `--bulk-refresh-interval` relaxes refresh_interval while a waiting ingest writes, restored after
+ * it. On the single dev node a replica cannot be assigned: the index is yellow, and fine.
+ * Real OpenSearch and Redis, the tiny fixture model.
+ */
+import { spawnSync } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import { afterAll, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { ingest } from '../../src/ingest/index.js';
+import { cliInvocation, configEnv } from '../../src/ingest/spawn-worker.js';
+import { createOpenSearchClient } from '../../src/opensearch/client.js';
+import { refreshRestoreKey } from '../../src/opensearch/bulk-settings.js';
+import { createRedis } from '../../src/redis.js';
+import { TINY_MODEL } from '../helpers/encoder-fixture.js';
+import { cleanup, indicesBehind, sampleLines, tempFile, uniqueConfig } from './ingest-helpers.js';
+
+const lib = loadConfig({ ...uniqueConfig('settings-lib'), modelDir: TINY_MODEL, replicas: 1, bulkRefreshInterval: '-1' });
+const cli = { ...uniqueConfig('settings-cli'), modelDir: TINY_MODEL };
+const client = createOpenSearchClient(lib);
+const redis = createRedis(lib);
+const setIds: string[] = [];
+const files: { remove: () => void }[] = [];
+
+afterAll(async () => {
+  await cleanup(lib, client, setIds);
+  await cleanup(cli, client, []);
+  await redis.quit();
+  await client.close();
+  for (const f of files) f.remove();
+});
+
+async function settingsOf(index: string): Promise<Record<string, string>> {
+  const body = (await client.indices.getSettings({ index, flat_settings: true } as any)).body as Record<string, { settings: Record<string, string> }>;
+  return body[index]!.settings;
+}
+
+it('ingest with replicas 1 and a bulk refresh interval: the index has one replica (yellow), refresh_interval -1 while writing, restored after', async () => {
+  const lines = sampleLines(8, 60);
+  const source = new PassThrough();
+  source.write(lines.slice(0, 4).join('\n') + '\n');
+  const run = ingest({ config: lib, source, withWorker: { concurrency: 1 }, batchSize: 4, progress: false });
+  run.catch(() => {});
+  // While the source is still open, the run is writing: the interval is relaxed.
+  let index: string | undefined;
+  for (const t0 = Date.now(); !index; ) {
+    index = (await indicesBehind(client, lib.index))[0];
+    if (Date.now() - t0 > 60_000) throw new Error('no index behind the alias');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  let during: Record<string, string> = {};
+  for (const t0 = Date.now(); during['index.refresh_interval'] !== '-1' && Date.now() - t0 < 30_000; ) {
+    during = await settingsOf(index);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(during['index.refresh_interval']).toBe('-1');
+  expect(await redis.get(refreshRestoreKey(index))).toBe('null');
+  source.end(lines.slice(4).join('\n') + '\n');
+  const res = await run;
+  setIds.push(res.setId);
+  const after = await settingsOf(index);
+  const health = ((await client.cluster.health({ index } as any)).body as any).status;
+  const count = ((await client.count({ index })).body as any).count;
+  console.log(JSON.stringify({ test: 'ingest --replicas 1 --bulk-refresh-interval -1', index, replicas: after['index.number_of_replicas'], shards: after['index.number_of_shards'], duringRefresh: during['index.refresh_interval'], afterRefresh: after['index.refresh_interval'] ?? '(default)', health, count }));
+  expect(after['index.number_of_replicas']).toBe('1');
+  expect(after['index.refresh_interval']).toBeUndefined();
+  expect(await redis.get(refreshRestoreKey(index))).toBeNull();
+  expect(['yellow', 'green']).toContain(health);
+  expect(res.final).toMatchObject({ done: true, indexed: 8, failed: 0 });
+  expect(count).toBe(8);
+});
+
+it('the CLI takes --shards and --replicas, and refuses a bad value in one line', () => {
+  const f = tempFile('settings.jsonl', sampleLines(4, 70));
+  files.push(f);
+  const { command, args } = cliInvocation();
+  const env = { ...process.env, ...configEnv(cli), LOG_LEVEL: 'warn' };
+  const ok = spawnSync(command, [...args, 'ingest', f.file, '--with-worker', '--shards', '2', '--replicas', '1', '--json'], { env, encoding: 'utf8', timeout: 120_000 });
+  expect(ok.status, ok.stderr).toBe(0);
+  const bad = spawnSync(command, [...args, 'ingest', f.file, '--replicas', 'two'], { env, encoding: 'utf8', timeout: 60_000 });
+  expect(bad.status).toBe(1);
+  expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  expect(bad.stderr).toMatch(/--replicas.*integer from 0 to 1024/);
+  return (async () => {
+    const [index] = await indicesBehind(client, cli.index);
+    const s = await settingsOf(index!);
+    expect([s['index.number_of_shards'], s['index.number_of_replicas']]).toEqual(['2', '1']);
+  })();
+});

@@ -292,10 +292,13 @@ def full_build(args, T):
         if args.stage1_ablation:
             T.step("ablation: stage-1-only SAE (torch fp32, cisi cacm npl)", stage1_ablation, eval_caches, m, res)
         def wait():
+            limit = args.onnx_wait_s
+            if args.eval_deadline is not None:
+                limit = max(0.0, args.eval_deadline - time.time())
             try:
-                onnx_job[1].wait(timeout=args.onnx_wait_s)
+                onnx_job[1].wait(timeout=limit)
             except subprocess.TimeoutExpired:
-                print(f"  ONNX evaluation still running after {args.onnx_wait_s} s: stopped, partial results kept",
+                print(f"  ONNX evaluation still running after {limit} s: stopped, partial results kept",
                       flush=True)
                 onnx_job[1].kill()
         T.step("wait for ONNX evaluation (shipped graph)", wait)

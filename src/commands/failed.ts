@@ -7,6 +7,9 @@ import { checkRedis, createRedis } from '../redis.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 import { intOption } from './options.js';
 
+/** Failed documents listed per page by default. */
+export const FAILED_PAGE = 100;
+
 export function formatFailed(f: FailedDoc): string {
   return `${f.source}${f.id !== undefined && !f.source.endsWith(f.id) ? ` (id ${f.id})` : ''}  ${f.code}: ${f.reason}`;
 }
@@ -18,7 +21,8 @@ export function register(program: Command): void {
       .command('failed')
       .description('list (or export as JSON Lines) the failed documents of a job set: location, id, reason')
       .argument('<job-set>', 'job set id printed by `saesplade ingest`')
-      .option('--limit <n>', 'list at most this many (default all)', intOption('--limit', 1))
+      .option('--limit <n>', 'list at most this many (one page; --export writes them all)', intOption('--limit', 1, 100_000), FAILED_PAGE)
+      .option('--offset <n>', 'skip this many first (the next page: --offset <offset + limit>)', intOption('--offset', 0), 0)
       .option('--export <file>', 'write every failed document as one JSON line {source, id, code, reason, at}')
       .option('--json', 'print the result as JSON'),
   ).action(async (setId: string, opts: Record<string, any>) => {
@@ -42,11 +46,21 @@ export function register(program: Command): void {
         emit(opts.json, { setId, exported: n, file: opts.export }, () => `exported ${n} failed documents of job set ${setId} to ${opts.export}`);
         return;
       }
-      const list = await store.failures(setId, 0, opts.limit ?? -1);
+      // One page at a time (LRANGE offset..offset+limit-1): the record can hold millions of lines.
+      const offset: number = opts.offset;
+      const list = await store.failures(setId, offset, opts.limit);
+      const end = offset + list.length;
+      const more = end < info.failed;
+      // With --json stdout stays the page (a JSON array); the next page's flag goes to stderr.
+      if (opts.json && more) process.stderr.write(`${info.failed - end} more: saesplade failed ${setId} --offset ${end} --limit ${opts.limit}\n`);
       emit(opts.json, list, () =>
         list.length === 0
-          ? `job set ${setId}: no failed documents`
-          : [`job set ${setId}: ${info.failed} failed documents${list.length < info.failed ? ` (first ${list.length})` : ''}`, ...list.map(formatFailed)].join('\n'),
+          ? `job set ${setId}: ${info.failed === 0 ? 'no failed documents' : `${info.failed} failed documents, none from offset ${offset}`}`
+          : [
+              `job set ${setId}: ${info.failed} failed documents` + (list.length < info.failed ? ` (${offset + 1}–${end})` : ''),
+              ...list.map(formatFailed),
+              ...(more ? [`  ${info.failed - end} more: saesplade failed ${setId} --offset ${end}${opts.limit !== FAILED_PAGE ? ` --limit ${opts.limit}` : ''} (or --export file.jsonl for all)`] : []),
+            ].join('\n'),
       );
     } finally {
       await redis.quit();

@@ -33,6 +33,7 @@ first (re-encode, verify, switch; in this process), then ingests.`,
       .option('--metadata-field <name>', 'field holding an object stored as metadata', 'metadata')
       .option('--max-doc-bytes <n>', 'reject lines longer than this many bytes', rangedInt('--max-doc-bytes', RANGES.docBytes), 1024 * 1024)
       .option('--batch-size <n>', 'documents per batch job', rangedInt('--batch-size', RANGES.jobBatch), 32)
+      .option('--batch-bytes <n>', 'bytes per batch job at most (documents as JSON; one bigger document travels alone)', rangedInt('--batch-bytes', RANGES.docBytes), 4 * 1024 * 1024)
       .option('--wait', 'wait until every document is indexed, skipped or failed (progress on stderr), then refresh')
       .option('--with-worker', 'also run a worker in this process until the job set is done (implies --wait)')
       .option('--concurrency <n>', 'batch jobs the in-process worker runs at once (--with-worker)', rangedInt('--concurrency', RANGES.concurrency), 2)
@@ -60,6 +61,7 @@ first (re-encode, verify, switch; in this process), then ingests.`,
       source,
       parse: { format: opts.format, idField: opts.idField, textFields, metadataField: opts.metadataField, maxDocBytes: opts.maxDocBytes },
       batchSize: opts.batchSize,
+      maxBatchBytes: opts.batchBytes,
       wait: Boolean(opts.wait),
       withWorker: opts.withWorker ? { concurrency: opts.concurrency, outagePatienceMs: opts.outagePatience * 1000 } : false,
       refresh: opts.refresh !== false,

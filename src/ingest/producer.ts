@@ -25,7 +25,13 @@ export interface ProduceOptions {
   parse?: Partial<DocumentParseOptions>;
   /** Documents per batch job (default 32). */
   batchSize?: number;
-  /** Batch jobs per `addBulk` round trip (default 16). */
+  /**
+   * Bytes per batch job (default 4 MiB, the documents as JSON): a batch closes before a document
+   * that would take it past this, as the bulk helper's `flushBytes` does, so memory is bounded by
+   * bytes, not by 32 × --max-doc-bytes. A document bigger than this travels alone.
+   */
+  maxBatchBytes?: number;
+  /** Batch jobs per `addBulk` round trip (default 16; fewer when they pass 4 × maxBatchBytes). */
   jobsPerAdd?: number;
   /**
    * Pause reading while more than this many jobs of the queue wait for a worker (default 1000),
@@ -39,6 +45,9 @@ export interface ProduceOptions {
   /** Called after each `addBulk` with the running totals. */
   onProgress?: (p: ProduceProgress) => void;
 }
+
+/** Default bytes per batch job: under the bulk helper's 5 MB flushBytes, so a batch is one bulk request. */
+export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 export interface ProduceProgress {
   setId: string;
@@ -59,6 +68,10 @@ export type ProduceResult = ProduceProgress;
 export async function produceJobSet(opts: ProduceOptions): Promise<ProduceResult> {
   const batchSize = opts.batchSize ?? 32;
   const jobsPerAdd = opts.jobsPerAdd ?? 16;
+  const maxBatchBytes = opts.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+  if (!Number.isInteger(maxBatchBytes) || maxBatchBytes < 1) throw new Error(`max batch bytes must be a positive integer, got ${maxBatchBytes}`);
+  // What the producer holds before an addBulk: a few batches' worth of bytes at most.
+  const maxPendingBytes = 4 * maxBatchBytes;
   const maxWaiting = opts.maxWaitingJobs ?? 1000;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
   if (!Number.isInteger(jobsPerAdd) || jobsPerAdd < 1) throw new Error(`jobsPerAdd must be a positive integer, got ${jobsPerAdd}`);
@@ -77,6 +90,8 @@ export async function produceJobSet(opts: ProduceOptions): Promise<ProduceResult
   let pendingRead = 0;
   let pendingQueued = 0;
   let batch: SourceDoc[] = [];
+  let batchBytes = 0;
+  let pendingBytes = 0;
 
   const closeBatch = () => {
     if (batch.length === 0) return;
@@ -85,7 +100,9 @@ export async function produceJobSet(opts: ProduceOptions): Promise<ProduceResult
     if (opts.model) data.model = opts.model;
     pendingJobs.push({ name: INGEST_BATCH_JOB, data, opts: { jobId: batchJobId(setId, n) } });
     pendingQueued += batch.length;
+    pendingBytes += batchBytes;
     batch = [];
+    batchBytes = 0;
   };
 
   const flush = async () => {
@@ -102,20 +119,24 @@ export async function produceJobSet(opts: ProduceOptions): Promise<ProduceResult
     pendingRejected = [];
     pendingRead = 0;
     pendingQueued = 0;
+    pendingBytes = 0;
     opts.onProgress?.({ ...totals });
   };
 
   for await (const item of readSource(input, parse, sourceName)) {
     pendingRead++;
     if (item.ok) {
+      const bytes = Buffer.byteLength(JSON.stringify(item.doc));
+      if (batch.length > 0 && batchBytes + bytes > maxBatchBytes) closeBatch();
       batch.push(item.doc);
-      if (batch.length >= batchSize) closeBatch();
+      batchBytes += bytes;
+      if (batch.length >= batchSize || batchBytes >= maxBatchBytes) closeBatch();
     } else {
       const f: FailedDoc = { source: item.location, code: item.code, reason: item.reason, at: new Date().toISOString() };
       if (item.id !== undefined) f.id = item.id;
       pendingRejected.push(f);
     }
-    if (pendingJobs.length >= jobsPerAdd || pendingRejected.length >= 1000) await flush();
+    if (pendingJobs.length >= jobsPerAdd || pendingBytes >= maxPendingBytes || pendingRejected.length >= 1000) await flush();
   }
   closeBatch();
   await flush();

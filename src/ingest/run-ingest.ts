@@ -24,6 +24,8 @@ export interface IngestOptions {
   parse?: Partial<DocumentParseOptions>;
   /** Documents per batch job (default 32). */
   batchSize?: number;
+  /** Bytes per batch job (default 4 MiB; see ProduceOptions.maxBatchBytes). */
+  maxBatchBytes?: number;
   /** Wait until every document is indexed, skipped or failed (default false). */
   wait?: boolean;
   /** Run a worker in this process for the duration of the ingest (implies `wait`). */
@@ -104,6 +106,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestRunResult> {
       model,
       ...(opts.parse ? { parse: opts.parse } : {}),
       ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+      ...(opts.maxBatchBytes !== undefined ? { maxBatchBytes: opts.maxBatchBytes } : {}),
     });
     if (!wait) return { setId: produced.setId, produced };
 

@@ -118,7 +118,9 @@ redact() { sed 's#//\([^:@/]*\):[^@/]*@#//\1:***@#' <<<"$1"; }
 is_local_host() { [[ "$1" == 127.0.0.1 || "$1" == localhost || "$1" == "[::1]" || "$1" == ::1 ]]; }
 
 OS_EXTERNAL=""
+OS_URL_GIVEN=0   # a local OPENSEARCH_URL: start a node on its port, or reuse whatever already answers there
 if [[ -n "${OPENSEARCH_URL:-}" ]]; then
+  OS_URL_GIVEN=1
   read -r h p < <(url_host_port "$OPENSEARCH_URL")
   if is_local_host "$h" && [[ "$OPENSEARCH_URL" == http://* ]]; then DEFAULT_HTTP_PORT="${p:-9200}"; else OS_EXTERNAL="$(redact "$OPENSEARCH_URL")"; fi
 fi
@@ -261,7 +263,11 @@ start_opensearch() {
     pid="$(pid_of "$dir/node-$i.pid")"
     if alive "$pid"; then continue; fi
     if [[ -n "$(health_json $((HTTP_PORT + i)))" ]]; then
-      die "port $((HTTP_PORT + i)) already answers HTTP like a search engine, but not from a $ENGINE node this script started; stop it, or set OPENSEARCH_URL to use it, or use another --http-port"
+      if [[ $OS_URL_GIVEN == 1 && $NODES == 1 ]]; then
+        say "OpenSearch: something already answers on 127.0.0.1:$HTTP_PORT (OPENSEARCH_URL; not started by this script): reused"
+        return
+      fi
+      die "port $((HTTP_PORT + i)) already answers HTTP like a search engine, but not from a $ENGINE node this script started; stop it, or set OPENSEARCH_URL=http://127.0.0.1:$((HTTP_PORT + i)) to use it, or use another --http-port"
     fi
     local args=("path.home=$dir/node-$i" "node.name=node-$i" "cluster.name=saesplade-dev-$HTTP_PORT"
       "http.port=$((HTTP_PORT + i))" "transport.port=$((TRANSPORT_PORT + i))")

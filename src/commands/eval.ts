@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { CommandFailedError, EXIT_CHECK_FAILED, redactArgs } from '../errors.js';
-import { comparisonRows, consistencyFailures, EVAL_MODES, renderComparisonMarkdown, renderComparisonTable, renderEvalMarkdown, renderEvalTable, runEval, type EvalResult } from '../eval/index.js';
+import { checkFailures, comparisonRows, consistencyFailures, EVAL_MODES, renderComparisonMarkdown, renderComparisonTable, renderEvalMarkdown, renderEvalTable, runEval, type EvalResult } from '../eval/index.js';
 import type { SearchMode } from '../search/translator.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 import { RANGES, rangedInt } from './options.js';
@@ -35,7 +35,8 @@ export function register(program: Command): void {
         .option('--recreate', 'delete the index first if it exists, and rebuild it')
         .option('--modes <list>', `search modes to evaluate (${EVAL_MODES.join(', ')})`, modesOption, [...EVAL_MODES])
         .option('--force-merge', 'force-merge the index to one segment before measuring its size')
-        .option('--reference <file>', 'REPORT.md with the Python toolkit\'s nDCG@10 (default: the model package\'s REPORT.md)')
+        .option('--reference <file>', 'expected.json or REPORT.md with the Python toolkit\'s figures (default: the model package\'s expected.json, else its REPORT.md)')
+        .option('--check', 'exit 3 unless every figure of the reference (concepts nDCG@10, MRR@10, Recall@100) is within its tolerance on a comparable run (all judged queries, whole corpus, package pruning)')
         .option('--tolerance <x>', 'allowed |nDCG@10 gap| to the Python figure', numberOption('--tolerance', 0, 1), 0.01)
         .option('--warmup <n>', 'untimed queries per mode first', intOption('--warmup', 0), 5)
         .option('--batch-size <n>', 'ingest: documents per batch job', rangedInt('--batch-size', RANGES.jobBatch), 32)
@@ -68,19 +69,22 @@ run can --reuse it. Hits per query: 100 (Recall@100). Latency is measured sequen
         for (const model of models) results.push(await runOne({ ...opts, model }, dataset));
       if (opts.report) writeFileSync(opts.report, renderComparisonMarkdown(results, commandLine()) + '\n' + results.map((r) => renderEvalMarkdown(r)).join('\n'));
       emit(opts.json, { runs: results, comparison: comparisonRows(results) }, () => results.map((r) => renderEvalTable(r)).join('\n\n') + '\n\n' + renderComparisonTable(results));
-      failIfOutside(results);
+      failIfOutside(results, Boolean(opts.check));
       return;
     }
     const result = await runOne(opts, datasets[0]!);
     if (opts.report) writeFileSync(opts.report, renderEvalMarkdown(result, commandLine()));
     emit(opts.json, result, () => renderEvalTable(result));
-    failIfOutside([result]);
+    failIfOutside([result], Boolean(opts.check));
   });
 }
 
-/** The results are printed (and the report written) first; then a gap outside tolerance exits 3. */
-function failIfOutside(results: EvalResult[]): void {
-  const failures = consistencyFailures(results);
+/**
+ * The results are printed (and the report written) first; then a nDCG@10 gap outside tolerance
+ * exits 3, and with --check so does any figure of the reference outside its own, or nothing to check.
+ */
+function failIfOutside(results: EvalResult[], check: boolean): void {
+  const failures = check ? checkFailures(results) : consistencyFailures(results);
   if (failures.length > 0) throw new CommandFailedError(failures.join('\n'), { code: 'eval_gap', exitCode: EXIT_CHECK_FAILED });
 }
 

@@ -18,7 +18,8 @@ function consistencyLine(r: EvalResult): string | undefined {
   if (!c) return undefined;
   const sign = c.gap >= 0 ? '+' : '';
   const verdict = !c.comparable ? `not comparable: ${c.note}` : c.withinTolerance ? `within the tolerance of ${c.tolerance}` : `OUTSIDE the tolerance of ${c.tolerance}: a bug to find (precision, pruning, truncation, tokenisation)`;
-  return `consistency: concepts nDCG@10 through OpenSearch ${f3(c.measured)} vs Python exact dot product ${f3(c.reference.ndcg10)} ("${c.reference.system}"): gap ${sign}${c.gap.toFixed(4)}, ${verdict}`;
+  const checks = c.checks && c.checks.length > 1 ? `; expected figures: ${c.checks.map((k) => `${k.metric} ${f3(k.measured)} vs ${f3(k.expected)} ${k.within ? 'ok' : 'OUTSIDE'} (±${k.tolerance})`).join(', ')}` : '';
+  return `consistency: concepts nDCG@10 through OpenSearch ${f3(c.measured)} vs Python exact dot product ${f3(c.reference.ndcg10)} ("${c.reference.system}"): gap ${sign}${c.gap.toFixed(4)}, ${verdict}${checks}`;
 }
 
 function indexLine(r: EvalResult): string {
@@ -48,7 +49,7 @@ export function renderEvalTable(r: EvalResult): string {
   if (r.ingest) out.push(`ingest${r.ingest.previous ? ` (when the index was built, ${r.ingest.previous.at})` : ''}: ${r.ingest.indexed} indexed, ${r.ingest.skipped} skipped, ${r.ingest.failed} failed in ${r.ingest.seconds} s (${r.ingest.docsPerS} docs/s, queue + in-process worker)`);
   if (r.latencyRatio) out.push(`concepts / bm25 latency p50: x${r.latencyRatio.total.toFixed(2)} per query, x${r.latencyRatio.search.toFixed(2)} search only`);
   const c = consistencyLine(r);
-  out.push(c ?? `consistency: no Python figure for ${r.dataset.name} in ${r.model.dir}/REPORT.md`);
+  out.push(c ?? `consistency: no Python figure for ${r.dataset.name} in ${r.referenceFile ?? `${r.model.dir} (no expected.json or REPORT.md)`}`);
   out.push(`hybrid weights concepts ${r.settings.hybrid.concepts} / bm25 ${r.settings.hybrid.bm25}; rrf k ${r.settings.rrfK}; ${r.elapsedS} s`);
   out.push(`machine: ${describeCpu(r.machine)}; load average at start ${r.machine.loadAvgStart.join(' / ')}`);
   return out.join('\n');

@@ -20,7 +20,7 @@ import { loadBeirDataset, type BeirDataset } from './dataset.js';
 import { measureIndexSize, readEvalMeta, reuseCheck, storedConceptFrequencies, writeEvalMeta, type IndexSize } from './index-stats.js';
 import { evaluateRun, toTrecRun, type Qrels } from './metrics.js';
 import { countProgress } from './progress.js';
-import { compareWithReference, parseReferenceReport, type Consistency } from './reference.js';
+import { compareWithReference, loadReference, type Consistency } from './reference.js';
 import { ConceptFrequencies, docFlops, flops, summarizeLatencies, type LatencySummary } from './stats.js';
 import { SaespladeError } from '../errors.js';
 
@@ -51,7 +51,7 @@ export interface EvalOptions {
   request?: Partial<SearchRequest>;
   /** Untimed queries per mode before the timed run (default 5). */
   warmup?: number;
-  /** REPORT.md with the Python toolkit's figures (default: REPORT.md in the model package). */
+  /** expected.json or REPORT.md with the Python toolkit's figures (default: the model package's expected.json, else its REPORT.md). */
   referenceReport?: string;
   /** |OpenSearch nDCG@10 − Python nDCG@10| allowed (default 0.01). */
   tolerance?: number;
@@ -115,6 +115,8 @@ export interface EvalResult {
   /** concepts / bm25 latency p50 (whole query incl. encoding, and the search part alone). */
   latencyRatio?: { total: number; search: number };
   consistency?: Consistency;
+  /** The file the reference figures were read from (expected.json or REPORT.md), when there is one. */
+  referenceFile?: string;
   settings: { size: number; warmup: number; hybrid: { concepts: number; bm25: number }; rrfK: number; pruning: unknown; twoPhase: unknown };
   /** CPU model and vector extensions (src/machine.ts), memory, Node, OS; load average when the run started. */
   machine: MachineInfo & { loadAvgStart: number[] };
@@ -333,20 +335,21 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     if (ingestInfo) result.ingest = ingestInfo;
     if (c && b) result.latencyRatio = { total: c.latencyMs.p50 / b.latencyMs.p50, search: c.searchMs.p50 / b.searchMs.p50 };
 
-    // 5. Consistency with the Python toolkit's exact dot products.
-    const reportFile = opts.referenceReport ?? path.join(modelDir, 'REPORT.md');
-    if (c && existsSync(reportFile)) {
-      const ref = parseReferenceReport(readFileSync(reportFile, 'utf8'), ds.name);
-      if (ref) {
-        const reasons: string[] = [];
-        if (queries.length < ds.queries.length) reasons.push(`only ${queries.length} of ${ds.queries.length} judged queries were run`);
-        if (size_.docs !== ds.docIds.length) reasons.push(`the index holds ${size_.docs} of the corpus's ${ds.docIds.length} documents`);
-        if (opts.request?.pruning && Object.keys(opts.request.pruning).length > 0) reasons.push('query-side pruning differs from the package defaults');
-        if (opts.request?.twoPhase) reasons.push('two-phase search is on');
-        if (!/shipped|onnx/i.test(ref.system)) reasons.push(`the Python figure is not of the shipped ONNX graph ("${ref.system}"), so the vectors differ`);
-        result.consistency = compareWithReference(ref, c.ndcg10, tolerance, reasons.length === 0, reasons.length ? reasons.join('; ') : `from ${reportFile}`);
-      }
+    // 5. Consistency with the Python toolkit's exact dot products (expected.json, or REPORT.md).
+    const ref = c ? loadReference(modelDir, ds.name, opts.referenceReport) : undefined;
+    if (c && ref?.figure) {
+      const reasons: string[] = [];
+      if (queries.length < ds.queries.length) reasons.push(`only ${queries.length} of ${ds.queries.length} judged queries were run`);
+      if (size_.docs !== ds.docIds.length) reasons.push(`the index holds ${size_.docs} of the corpus's ${ds.docIds.length} documents`);
+      if (opts.request?.pruning && Object.keys(opts.request.pruning).length > 0) reasons.push('query-side pruning differs from the package defaults');
+      if (opts.request?.twoPhase) reasons.push('two-phase search is on');
+      if (!/shipped|onnx/i.test(ref.figure.system)) reasons.push(`the Python figure is not of the shipped ONNX graph ("${ref.figure.system}"), so the vectors differ`);
+      result.consistency = compareWithReference(ref.figure, c.ndcg10, tolerance, reasons.length === 0, reasons.length ? reasons.join('; ') : `from ${ref.file}`, {
+        measured: { ndcg10: c.ndcg10, mrr10: c.mrr10, recall100: c.recall100 },
+        tolerance: ref.tolerance,
+      });
     }
+    if (ref) result.referenceFile = ref.file;
     result.elapsedS = Math.round((Date.now() - t0) / 100) / 10;
     return result;
   } finally {

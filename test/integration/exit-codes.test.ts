@@ -122,4 +122,31 @@ describe('exit codes', () => {
     expect(ok.status, ok.stderr).toBe(0);
     expect(JSON.parse(ok.stdout).consistency).toMatchObject({ comparable: true, withinTolerance: true });
   }, 600_000);
+
+  it('eval --check against an expected.json: 0 when every figure is within its tolerance, 3 when one is not or the run is not comparable', () => {
+    const args = (file: string, ...more: string[]) => ['eval', '--dataset', dataset, '--index', INDEX, '--reuse', '--modes', 'concepts', '--no-progress', '--json', '--reference', file, '--check', ...more];
+    const exact = path.join(work, 'expected-exact.json');
+    writeFileSync(exact, JSON.stringify({ format: 'saesplade-expected/1', system: 'shipped graph', collections: { exitset: { ndcg10: 0.5, mrr10: 0.5, recall100: 0.5 } }, tolerance: { mrr10: 1, recall100: 1 } }));
+    const probe = cli(args(exact, '--tolerance', '1'), {}, 300_000);
+    expect(probe.status, probe.stderr).toBe(0);
+    const measured = JSON.parse(probe.stdout).consistency.checks as { metric: string; measured: number }[];
+    const m = Object.fromEntries(measured.map((k) => [k.metric, k.measured]));
+
+    const expected = (mrr: number) => ({ format: 'saesplade-expected/1', system: 'SAE-SPLADE shipped graph (ONNX)', collections: { exitset: { ndcg10: m.ndcg10, mrr10: mrr, recall100: 0.5 } }, tolerance: { mrr10: 0.02, recall100: 1 } });
+    writeFileSync(exact, JSON.stringify(expected(m.mrr10!)));
+    const good = cli(args(exact), {}, 300_000);
+    expect(good.status, good.stderr).toBe(0);
+    expect(JSON.parse(good.stdout).consistency.checks).toHaveLength(3);
+
+    const off = path.join(work, 'expected-off.json');
+    writeFileSync(off, JSON.stringify(expected(Math.max(0, m.mrr10! - 0.3))));
+    const bad = cli(args(off), {}, 300_000);
+    expect(bad.status, bad.stderr).toBe(3);
+    expect(bad.stderr).toMatch(/concepts MRR@10 .* is outside the tolerance of 0\.02/);
+    expect(bad.stderr).not.toMatch(/nDCG@10/);
+
+    const partial = cli(args(exact, '--limit-queries', '1'), {}, 300_000);
+    expect(partial.status, partial.stderr).toBe(3);
+    expect(partial.stderr).toMatch(/cannot be checked: only 1 of 2 judged queries were run/);
+  }, 600_000);
 });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
@@ -76,9 +77,10 @@ function run(opts: autocannon.Options): Promise<autocannon.Result> {
   });
 }
 
-export function formatServeBench(r: { rows: ServeBenchRow[]; machine: string; index: string; queries: number; durationS: number; server: string; rssMaxBytes?: number }): string {
+export function formatServeBench(r: { rows: ServeBenchRow[]; machine: string; index: string; queries: number; durationS: number; server: string; rssMaxBytes?: number; loadAverage?: { start: number; end: number } }): string {
   const lines = [
-    `bench serve: POST /v1/search on "${r.index}", ${r.queries} queries in rotation, ${r.durationS} s per cell, server ${r.server}; ${r.machine}`,
+    `bench serve: POST /v1/search on "${r.index}", ${r.queries} queries in rotation, ${r.durationS} s per cell, server ${r.server}; ${r.machine}` +
+      (r.loadAverage ? `; load average ${r.loadAverage.start} → ${r.loadAverage.end}` : ''),
     'mode      c   requests   req/s    p50 ms   p90 ms   p99 ms  errors  RSS MB',
   ];
   for (const x of r.rows) {
@@ -146,6 +148,7 @@ of the service); \`bench query\` measures the search engine alone.`,
     }
     const rows: ServeBenchRow[] = [];
     let rssMax = 0;
+    const loadStart = loadavg()[0]!;
     try {
       let n = 0;
       const cell = async (mode: SearchMode, connections: number, duration: number) =>
@@ -196,6 +199,8 @@ of the service); \`bench query\` measures the search engine alone.`,
       machineInfo: machine,
       rows,
       ...(rssMax ? { rssMaxBytes: rssMax } : {}),
+      /** 1-minute load average at the start and the end of the timed cells (a shared machine). */
+      loadAverage: { start: Math.round(loadStart * 100) / 100, end: Math.round(loadavg()[0]! * 100) / 100 },
     };
     emit(opts.json, result, () => formatServeBench(result));
   });

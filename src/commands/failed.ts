@@ -1,11 +1,19 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { JobSetStore, type FailedDoc } from '../queue/index.js';
+import { modelIdentity } from '../ingest/run-ingest.js';
+import { requeueFailed } from '../ingest/requeue.js';
+import { createIngestQueue, JobSetStore, type FailedDoc } from '../queue/index.js';
 import { redactUrl } from '../errors.js';
 import { checkRedis, createRedis } from '../redis.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 import { intOption } from './options.js';
+
+/** A failed record as shown and exported: the kept document is left out, `requeueable` says it is there. */
+export function shown(f: FailedDoc): Omit<FailedDoc, 'doc'> & { requeueable?: true } {
+  const { doc, ...rest } = f;
+  return doc !== undefined ? { ...rest, requeueable: true } : rest;
+}
 
 /** Failed documents listed per page by default. */
 export const FAILED_PAGE = 100;
@@ -24,6 +32,7 @@ export function register(program: Command): void {
       .option('--limit <n>', 'list at most this many (one page; --export writes them all)', intOption('--limit', 1, 100_000), FAILED_PAGE)
       .option('--offset <n>', 'skip this many first (the next page: --offset <offset + limit>)', intOption('--offset', 0), 0)
       .option('--export <file>', 'write every failed document as one JSON line {source, id, code, reason, at}')
+      .option('--requeue', "queue the failed documents again as a new job set (those that failed after entry; lines rejected at entry need fixing in the source); follow it with `saesplade status <new set>`")
       .option('--json', 'print the result as JSON'),
   ).action(async (setId: string, opts: Record<string, any>) => {
     const config = configFrom(opts);
@@ -34,11 +43,27 @@ export function register(program: Command): void {
       const store = new JobSetStore(redis);
       const info = await store.get(setId);
       if (!info) throw new Error(`job set ${setId} not found in ${redactUrl(config.redisUrl)} (it expires 7 days after its last update)`);
+      if (opts.requeue) {
+        const queue = createIngestQueue(info.queue || config.queue, redis);
+        try {
+          const r = await requeueFailed({ store, queue, setId, model: modelIdentity(config.modelDir) });
+          emit(opts.json, r, () =>
+            [
+              `requeued ${r.requeued} of ${r.failed} failed documents of job set ${setId} as job set ${r.setId} (${r.jobs} jobs on queue ${r.queue}, index ${r.index})` +
+                (r.notRequeueable > 0 ? `; ${r.notRequeueable} rejected at entry cannot be requeued (fix them in the source)` : ''),
+              `  follow it with: saesplade status ${r.setId}  (a worker must be running: saesplade worker)`,
+            ].join('\n'),
+          );
+        } finally {
+          await queue.close();
+        }
+        return;
+      }
       if (opts.export) {
         const out = createWriteStream(opts.export);
         let n = 0;
         for await (const f of store.iterateFailures(setId)) {
-          if (!out.write(JSON.stringify(f) + '\n')) await once(out, 'drain');
+          if (!out.write(JSON.stringify(shown(f)) + '\n')) await once(out, 'drain');
           n++;
         }
         out.end();
@@ -53,7 +78,7 @@ export function register(program: Command): void {
       const more = end < info.failed;
       // With --json stdout stays the page (a JSON array); the next page's flag goes to stderr.
       if (opts.json && more) process.stderr.write(`${info.failed - end} more: saesplade failed ${setId} --offset ${end} --limit ${opts.limit}\n`);
-      emit(opts.json, list, () =>
+      emit(opts.json, list.map(shown), () =>
         list.length === 0
           ? `job set ${setId}: ${info.failed === 0 ? 'no failed documents' : `${info.failed} failed documents, none from offset ${offset}`}`
           : [

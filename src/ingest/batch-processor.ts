@@ -225,8 +225,9 @@ export function indexedDocument(doc: SourceDoc, concepts: Record<string, number>
   return body;
 }
 
+/** A failed document's record; it keeps the document itself, so that `failed --requeue` can queue it again. */
 export function failedDoc(doc: SourceDoc, code: string, reason: string): FailedDoc {
-  return { source: doc.source, id: doc.id, code, reason, at: new Date().toISOString() };
+  return { source: doc.source, id: doc.id, code, reason, at: new Date().toISOString(), doc };
 }
 
 /** Stored content hash and canonical metadata of the batch's documents that exist in the index. */

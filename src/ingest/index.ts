@@ -27,3 +27,4 @@ export { ensureIngestTarget, inspectIngestTarget, IndexUpgradeRequiredError, upg
 export { serialEncoder } from './serial-encoder.js';
 export { cliInvocation, configEnv, spawnWorker, type WorkerProcess } from './spawn-worker.js';
 export { benchIngest, type BenchIngestOptions, type BenchIngestResult } from './bench.js';
+export { requeueFailed, requeueableDoc, type RequeueOptions, type RequeueResult } from './requeue.js';

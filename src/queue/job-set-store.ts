@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
+import type { SourceDoc } from '../ingest/document.js';
 
 /**
  * Per-run bookkeeping of an ingestion ("job set") in Redis, beside BullMQ's own keys:
@@ -22,6 +23,12 @@ export interface FailedDoc {
   reason: string;
   /** ISO timestamp. */
   at: string;
+  /**
+   * The document as it was queued, kept for failures after entry (index rejected, unavailable,
+   * batch failed, job failed), so that `failed --requeue` can queue it again. Absent for lines
+   * rejected at entry: those need fixing in the source.
+   */
+  doc?: SourceDoc;
 }
 
 /** What a producer did since its last report: lines read, documents and jobs queued, rejected lines. */

@@ -58,6 +58,7 @@ export class FaultProxy {
   private bulkRule: BulkItemRule | undefined;
   private bulkSeen = new Map<string, number>();
   private hold: RegExp | undefined;
+  private latencyMs = 0;
   private listening = false;
   port = 0;
 
@@ -130,6 +131,11 @@ export class FaultProxy {
     this.hold = path;
   }
 
+  /** Delays every request by `ms` before it is forwarded (a slow network or cluster); 0 turns it off. */
+  latency(ms: number): void {
+    this.latencyMs = ms;
+  }
+
   /** Forwards everything again (drops the respond, bulk and hold rules; listens if refusing). */
   async pass(): Promise<void> {
     this.rules = [];
@@ -149,6 +155,7 @@ export class FaultProxy {
     for await (const c of req) chunks.push(c as Buffer);
     let body = Buffer.concat(chunks);
     const path = req.url ?? '/';
+    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
 
     const rule = this.rules.find((r) => !r.path || r.path.test(path));
     if (rule) {

@@ -2,6 +2,9 @@
  * Pure parts of the server: the encoder gate's admission rules (with a fake encoder whose calls
  * finish when the test says), the server options, API keys, and the error → HTTP mapping.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import type { EncodeMode, Encoder } from '../../src/encoder/types.js';
@@ -169,6 +172,15 @@ describe('server options', () => {
       expect((e as Error).message).not.toContain(short);
     }
     expect(() => loadServerOptions({ port: '70000' }, {})).toThrow(/port \(--port; env SAESPLADE_PORT\)/);
+    const dir = mkdtempSync(path.join(tmpdir(), 'saesplade-keys-'));
+    try {
+      const file = path.join(dir, 'keys');
+      writeFileSync(file, '# service keys\n' + 'c'.repeat(16) + '\n\n' + 'd'.repeat(16) + '\n');
+      expect(loadServerOptions({ apiKeysFile: file }, { SAESPLADE_API_KEYS: 'e'.repeat(16) }).apiKeys).toEqual(['e'.repeat(16), 'c'.repeat(16), 'd'.repeat(16)]);
+      expect(() => loadServerOptions({ apiKeysFile: path.join(dir, 'missing') }, {})).toThrow(/cannot read/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     expect(() => loadServerOptions({ encoderQueue: 'many' }, {})).toThrow(/encoderQueue/);
   });
 });

@@ -1,6 +1,8 @@
 import type { Client } from '@opensearch-project/opensearch';
 import type { ModelIdentity } from '../encoder/types.js';
 import { getEngine } from '../opensearch/engine.js';
+import { mergeMeta, readMeta } from '../opensearch/meta.js';
+import { pitPages, withPointInTime } from '../opensearch/pit.js';
 import { CONCEPT_FIELD, readIndexModel, sameModel } from '../opensearch/indexes.js';
 import type { BeirDataset } from './dataset.js';
 import { ConceptFrequencies } from './stats.js';
@@ -14,28 +16,12 @@ import { ConceptFrequencies } from './stats.js';
 export async function storedConceptFrequencies(client: Client, index: string, field: string = CONCEPT_FIELD, pageSize = 500): Promise<ConceptFrequencies> {
   const engine = await getEngine(client);
   const keepAlive = '2m';
-  const pit = await engine.openPointInTime(index, keepAlive);
   const freq = new ConceptFrequencies();
-  try {
-    let after: unknown[] | undefined;
-    for (;;) {
-      const body: Record<string, unknown> = {
-        size: pageSize,
-        _source: [field],
-        sort: engine.pitSort(),
-        track_total_hits: false,
-        ...engine.pitBody(pit, keepAlive),
-      };
-      if (after) body.search_after = after;
-      const res = await client.search({ body: body as any });
-      const hits = (res.body as any).hits.hits as { _source?: Record<string, unknown>; sort?: unknown[] }[];
-      for (const h of hits) freq.addFeatureMap(h._source?.[field] as Record<string, unknown> | undefined);
-      if (hits.length < pageSize) break;
-      after = hits[hits.length - 1]!.sort;
+  await withPointInTime(engine, index, keepAlive, async (pit) => {
+    for await (const page of pitPages(client, engine, { pit, keepAlive, size: pageSize, source: [field] })) {
+      for (const h of page.hits) freq.addFeatureMap(h._source?.[field] as Record<string, unknown> | undefined);
     }
-  } finally {
-    await engine.closePointInTime(pit).catch(() => undefined);
-  }
+  });
   return freq;
 }
 
@@ -105,18 +91,11 @@ export async function readEvalMeta(client: Client, index: string): Promise<Parti
   return (await readMeta(client, index))[EVAL_META_KEY] as Partial<EvalCorpusMeta> | undefined;
 }
 
-async function readMeta(client: Client, index: string): Promise<Record<string, unknown>> {
-  const res = await client.indices.getMapping({ index });
-  const first = Object.values(res.body as Record<string, { mappings?: { _meta?: Record<string, unknown> } }>)[0];
-  return first?.mappings?._meta ?? {};
-}
-
 /** Records the collection in `_meta` (merged over what is there: `_meta` is replaced as a whole). */
 export async function writeEvalMeta(client: Client, index: string, ds: BeirDataset, ingest?: EvalCorpusMeta['ingest']): Promise<void> {
-  const meta = await readMeta(client, index);
   const value: EvalCorpusMeta = { dataset: ds.name, corpus_sha256: ds.corpusSha256, docs: ds.docIds.length };
   if (ingest) value.ingest = ingest;
-  await client.indices.putMapping({ index, body: { _meta: { ...meta, [EVAL_META_KEY]: value } } as any });
+  await mergeMeta(client, index, { [EVAL_META_KEY]: value });
 }
 
 /**

@@ -13,6 +13,7 @@ import type { ModelIdentity } from '../encoder/types.js';
 import type { Client } from '../opensearch/client.js';
 import { ensureConceptIndex, IndexModelMismatchError, readIndexModel, sameModel, type ConceptIndexOverrides, type IndexModelMeta } from '../opensearch/indexes.js';
 import { targetIndexName } from '../reindex/plan.js';
+import { readMeta } from '../opensearch/meta.js';
 
 export interface IngestTarget {
   name: string;
@@ -43,8 +44,7 @@ export async function inspectIngestTarget(client: Client, name: string, model: M
   const out: IngestTarget = { name, kind: isAlias ? 'alias' : 'index', indices, ...(meta ? { model: meta } : {}), current };
   const next = targetIndexName(name, model);
   if (!current && !indices.includes(next) && ((await client.indices.exists({ index: next })).body as boolean)) {
-    const m = (await client.indices.getMapping({ index: next })).body as Record<string, { mappings?: { _meta?: { reindex?: { rolled_back_at?: string } } } }>;
-    if (m[next]?.mappings?._meta?.reindex?.rolled_back_at) out.rolledBack = next;
+    if ((await readMeta(client, next)).reindex?.rolled_back_at) out.rolledBack = next;
   }
   return out;
 }

@@ -4,6 +4,7 @@ import type { Client } from '@opensearch-project/opensearch';
 import { PACKAGE_ROOT } from '../config.js';
 import type { ModelIdentity } from '../encoder/types.js';
 import { SaespladeError } from '../errors.js';
+import { readMetas } from './meta.js';
 
 /** The field that holds concept weights (`rank_features`). */
 export const CONCEPT_FIELD = 'concepts';
@@ -103,9 +104,8 @@ function metaOf(raw: Partial<IndexModelMeta> | undefined): IndexModelMeta | unde
 
 /** The model recorded on every index behind a name (one entry for a concrete index), by index name. */
 export async function readIndexModels(client: Client, index: string): Promise<[string, IndexModelMeta | undefined][]> {
-  const res = await client.indices.getMapping({ index });
-  return Object.entries(res.body as Record<string, { mappings?: { _meta?: Partial<IndexModelMeta> } }>)
-    .map(([name, e]) => [name, metaOf(e.mappings?._meta)] as [string, IndexModelMeta | undefined])
+  return Object.entries(await readMetas(client, index))
+    .map(([name, meta]) => [name, metaOf(meta)] as [string, IndexModelMeta | undefined])
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 

@@ -58,31 +58,6 @@ export function planSlices(requested: number | undefined, docCount: number): num
   return Math.max(1, Math.min(want, Math.max(1, docCount)));
 }
 
-export interface PageRequest {
-  pit: { id: string; keep_alive: string };
-  sort: unknown[];
-  size: number;
-  slice: number;
-  slices: number;
-  /** Sort values of the last hit of the previous page, or null for the first page. */
-  after: unknown[] | null;
-}
-
-/** The `_search` body of one page of one slice of a point in time (no index in the request). */
-export function pageSearchBody(r: PageRequest): Record<string, unknown> {
-  const body: Record<string, unknown> = {
-    size: r.size,
-    pit: r.pit,
-    sort: r.sort,
-    track_total_hits: false,
-    _source: true,
-  };
-  // A slice clause with max 1 is refused ("max must be greater than 1").
-  if (r.slices > 1) body.slice = { id: r.slice, max: r.slices };
-  if (r.after) body.search_after = r.after;
-  return body;
-}
-
 /** Fields of the concept index that reindex writes itself; a source field of the same name is not copied. */
 export const RESERVED_FIELDS = ['title', 'text', CONCEPT_FIELD, 'content_hash', 'model_version', 'metadata'] as const;
 

@@ -13,6 +13,7 @@ import { modelMeta, readIndexModel } from '../opensearch/indexes.js';
 import { assertConcreteIndex, updateAliasesSafely } from '../opensearch/safety.js';
 import { targetIndexName } from './plan.js';
 import { SaespladeError } from '../errors.js';
+import { mergeMeta } from '../opensearch/meta.js';
 
 export class ReplaceIndexError extends SaespladeError {
   override name = 'ReplaceIndexError';
@@ -73,17 +74,9 @@ export async function replaceIndexWithAlias(
   const kept = info.keepOld ? await keptIndexName(client, name, target) : undefined;
   if (kept) await keepCopy(client, name, kept);
   const previous = kept ? [kept] : [];
-  const res = await client.indices.getMapping({ index: target });
-  const meta = ((res.body as Record<string, { mappings?: { _meta?: Record<string, unknown> } }>)[target]?.mappings?._meta ?? {}) as Record<string, unknown>;
-  await client.indices.putMapping({
-    index: target,
-    body: {
-      _meta: {
-        ...meta,
-        ...modelMeta(info.model),
-        reindex: { alias: name, sources: info.sources, previous, replaced_index: name, job_set: info.setId, switched_at: new Date().toISOString() },
-      },
-    } as any,
+  await mergeMeta(client, target, {
+    ...modelMeta(info.model),
+    reindex: { alias: name, sources: info.sources, previous, replaced_index: name, job_set: info.setId, switched_at: new Date().toISOString() },
   });
   try {
     await updateAliasesSafely(client, [{ remove_index: { index: name } }, { add: { index: target, alias: name } }], 'reindex: replacing an index by an alias');

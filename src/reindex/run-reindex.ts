@@ -23,7 +23,6 @@ import {
   compareStored,
   pageBatchNumber,
   pageJobId,
-  pageSearchBody,
   planSlices,
   reindexQueueName,
   reindexSetId,
@@ -32,6 +31,8 @@ import {
 } from './plan.js';
 import { ReindexStateStore, type ReindexRecord, type SliceCursor } from './state.js';
 import { SaespladeError } from '../errors.js';
+import { mergeMeta, readMeta } from '../opensearch/meta.js';
+import { pitPages, withPointInTime } from '../opensearch/pit.js';
 
 export class ReindexError extends SaespladeError {
   override name = 'ReindexError';
@@ -136,12 +137,6 @@ export async function aliasIndices(client: Client, alias: string): Promise<strin
 
 async function countDocs(client: Client, index: string): Promise<number> {
   return ((await client.count({ index })).body as { count: number }).count;
-}
-
-async function readMeta(client: Client, index: string): Promise<Record<string, any>> {
-  const res = await client.indices.getMapping({ index });
-  const entry = (res.body as Record<string, { mappings?: { _meta?: Record<string, any> } }>)[index];
-  return entry?.mappings?._meta ?? {};
 }
 
 /**
@@ -267,50 +262,36 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
     const interrupted = () => opts.signal?.aborted === true;
     if (run.cursors.some((c) => !c.done)) {
       const keepAlive = opts.keepAlive ?? '5m';
-      const pitId = await engine.openPointInTime(run.sources.join(','), keepAlive);
       const q = queue;
-      try {
+      await withPointInTime(engine, run.sources.join(','), keepAlive, async (pit) => {
         const copySlice = async (slice: number) => {
-          let cur: SliceCursor = run.cursors[slice]!;
-          while (!cur.done && !interrupted()) {
-            await waitForRoom(q, 1000);
-            const res = await client.search({
-              body: pageSearchBody({
-                pit: engine.pitBody(pitId, keepAlive).pit,
-                sort: engine.pitSort(),
-                size: run.pageSize,
-                slice,
-                slices: run.slices,
-                after: cur.after,
-              }) as any,
-            });
-            const hits = ((res.body as any).hits?.hits ?? []) as { _id: string; _index?: string; _source?: Record<string, unknown>; sort?: unknown[] }[];
+          const cur: SliceCursor = run.cursors[slice]!;
+          if (cur.done || interrupted()) return;
+          const pages = pitPages(client, engine, { pit, keepAlive, size: run.pageSize, slice, slices: run.slices, after: cur.after, beforePage: () => waitForRoom(q, 1000) });
+          let page = cur.page;
+          for await (const { hits, after, last } of pages) {
             const docs: IngestBatchJob['docs'] = [];
             const rejected: FailedDoc[] = [];
             for (const h of hits) {
-              const p = sourceHitToDoc(engine.withoutType(h), run.textFields);
+              const p = sourceHitToDoc(engine.withoutType(h) as typeof h, run.textFields);
               if (p.ok) docs.push(p.doc);
               else rejected.push({ source: `${h._index}/${h._id}`, id: h._id, code: p.code, reason: p.reason, at: new Date().toISOString() });
             }
             if (docs.length > 0) {
-              const data: IngestBatchJob = { setId, index: target, batch: pageBatchNumber(slice, cur.page), model: base.model, docs, createOnly: true };
-              await q.add(INGEST_BATCH_JOB, data, { jobId: pageJobId(setId, slice, cur.page) });
+              const data: IngestBatchJob = { setId, index: target, batch: pageBatchNumber(slice, page), model: base.model, docs, createOnly: true };
+              await q.add(INGEST_BATCH_JOB, data, { jobId: pageJobId(setId, slice, page) });
             }
-            const next: SliceCursor = {
-              after: hits.length > 0 ? (hits[hits.length - 1]!.sort ?? null) : cur.after,
-              page: cur.page + 1,
-              done: hits.length < run.pageSize,
-            };
+            const next: SliceCursor = { after, page: page + 1, done: last };
             await state.commitPage(store, run, slice, next, { docs: docs.length, rejected });
-            run.cursors[slice] = cur = next;
+            run.cursors[slice] = next;
+            page = next.page;
             pagesThisRun++;
             opts.onPage?.({ slice, page: next.page - 1, docs: docs.length, pagesThisRun });
+            if (interrupted()) break;
           }
         };
         await Promise.all(run.cursors.map((_, i) => copySlice(i)));
-      } finally {
-        await engine.closePointInTime(pitId).catch(() => undefined);
-      }
+      });
     }
     const common = { ...base, sources: run.sources, queue: run.queue, created, resumed, pagesThisRun, slices: run.slices, pageSize: run.pageSize };
     if (interrupted()) return { ...common, status: 'interrupted' };
@@ -447,16 +428,9 @@ export async function switchAlias(
   info: { sources: string[]; model: ModelIdentity; setId: string },
 ): Promise<string[]> {
   const previous = (await aliasIndices(client, alias)).filter((i) => i !== target);
-  const meta = await readMeta(client, target);
-  await client.indices.putMapping({
-    index: target,
-    body: {
-      _meta: {
-        ...meta,
-        ...modelMeta(info.model),
-        reindex: { alias, sources: info.sources, previous, job_set: info.setId, switched_at: new Date().toISOString() },
-      },
-    } as any,
+  await mergeMeta(client, target, {
+    ...modelMeta(info.model),
+    reindex: { alias, sources: info.sources, previous, job_set: info.setId, switched_at: new Date().toISOString() },
   });
   await updateAliasesSafely(client, [...previous.map((index) => ({ remove: { index, alias } })), { add: { index: target, alias } }], 'reindex alias switch');
   return previous;
@@ -493,10 +467,7 @@ export async function rollback(opts: { config: Config; alias: string; log?: Logg
       }
     }
     await updateAliasesSafely(client, [{ remove: { index: from, alias: opts.alias } }, ...previous.map((index) => ({ add: { index, alias: opts.alias } }))], 'rollback');
-    await client.indices.putMapping({
-      index: from,
-      body: { _meta: { ...meta, reindex: { ...meta.reindex, rolled_back_at: new Date().toISOString() } } } as any,
-    });
+    await mergeMeta(client, from, (m) => ({ reindex: { ...m.reindex, rolled_back_at: new Date().toISOString() } }));
     (opts.log ?? defaultLog).info({ alias: opts.alias, from, to: previous }, 'rollback: alias moved back');
     return { alias: opts.alias, from, to: previous };
   } finally {

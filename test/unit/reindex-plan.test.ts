@@ -5,7 +5,6 @@ import {
   indexNamePart,
   pageBatchNumber,
   pageJobId,
-  pageSearchBody,
   parseRecord,
   planSlices,
   reindexQueueName,
@@ -13,6 +12,7 @@ import {
   sourceHitToDoc,
   targetIndexName,
 } from '../../src/reindex/index.js';
+import { pitPageBody } from '../../src/opensearch/pit.js';
 
 describe('reindex naming', () => {
   it('names the new index <alias>-<model>-<version>, lower-case, index-safe', () => {
@@ -49,11 +49,12 @@ describe('slice planning and page requests', () => {
 
   it('builds a sliced point-in-time page with search_after', () => {
     const pit = { id: 'P', keep_alive: '5m' };
-    const first = pageSearchBody({ pit, sort: [{ _id: 'asc' }], size: 32, slice: 1, slices: 4, after: null });
+    const engine = { pitBody: (id: string, keepAlive: string) => ({ pit: { id, keep_alive: keepAlive } }), pitSort: () => [{ _id: 'asc' }] };
+    const first = pitPageBody(engine, { pit: 'P', keepAlive: '5m', size: 32, slice: 1, slices: 4 }, null);
     expect(first).toMatchObject({ size: 32, pit, sort: [{ _id: 'asc' }], slice: { id: 1, max: 4 }, track_total_hits: false });
     expect(first).not.toHaveProperty('search_after');
     expect(first).not.toHaveProperty('index');
-    const next = pageSearchBody({ pit, sort: [{ _id: 'asc' }], size: 32, slice: 0, slices: 1, after: ['d9'] });
+    const next = pitPageBody(engine, { pit: 'P', keepAlive: '5m', size: 32, slice: 0, slices: 1 }, ['d9']);
     expect(next.search_after).toEqual(['d9']);
     expect(next).not.toHaveProperty('slice'); // max 1 is refused by the engine
   });

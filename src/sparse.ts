@@ -14,15 +14,6 @@ export function toFeatureMap(v: SparseVector): Record<string, number> {
   return out;
 }
 
-export function fromFeatureMap(m: Record<string, number>): SparseVector {
-  const entries = Object.entries(m)
-    .map(([k, w]) => [Number(k), w] as const)
-    .sort((a, b) => a[0] - b[0]);
-  return {
-    indices: Uint32Array.from(entries.map((e) => e[0])),
-    values: Float32Array.from(entries.map((e) => e[1])),
-  };
-}
 
 /** Exact dot product of two sorted sparse vectors. */
 export function dot(a: SparseVector, b: SparseVector): number {

@@ -18,7 +18,6 @@ import * as serve from './serve.js';
  * plain list: the command modules are thin wrappers over one library function each.
  */
 export function registerCommands(program: Command): void {
-  void program;
   doctor.register(program);
   ingest.register(program);
   worker.register(program);

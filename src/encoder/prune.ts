@@ -18,11 +18,6 @@ export interface Pruning {
   mass?: number;
 }
 
-export const EMPTY_VECTOR: SparseVector = Object.freeze({
-  indices: new Uint32Array(0),
-  values: new Float32Array(0),
-}) as SparseVector;
-
 export function emptyVector(): SparseVector {
   return { indices: new Uint32Array(0), values: new Float32Array(0) };
 }

@@ -9,8 +9,6 @@ import { ModelPackageError } from './errors.js';
 import type { GraphSpec } from './manifest.js';
 import { displayPath } from './package.js';
 
-export type Device = 'cpu' | `cuda` | `cuda:${number}`;
-
 export interface SessionOptions {
   /** `cpu`, `cuda` or `cuda:N` (default cpu). */
   device?: string;

@@ -35,7 +35,6 @@ export class TextTokenizer {
   readonly suffix: number[];
 
   constructor(tokenizerJson: object) {
-    const cfg = tokenizerJson as Record<string, unknown>;
     this.tok = new Tokenizer(tokenizerJson, {});
     const probe = 'hello world';
     const bare = this.tok.encode(probe, { add_special_tokens: false }).ids;
@@ -44,7 +43,6 @@ export class TextTokenizer {
     if (at < 0) throw new Error('tokenizer post-processor does not keep the text tokens contiguous');
     this.prefix = full.slice(0, at);
     this.suffix = full.slice(at + bare.length);
-    void cfg;
   }
 
   get specials(): number {

@@ -96,8 +96,5 @@ function describeOpenSearchFailure(err: unknown): { what: string; hint?: string 
     return { what: `HTTP ${status} (${JSON.stringify(err.body ?? '').slice(0, 200)})` };
   }
   if (err instanceof errors.TimeoutError) return { what: 'request timed out' };
-  if (err instanceof errors.ConnectionError || err instanceof errors.NoLivingConnectionsError) {
-    return describeNetworkError(err);
-  }
-  return describeNetworkError(err);
+  return describeNetworkError(err); // connection refused, DNS, TLS, reset ...
 }

@@ -45,6 +45,8 @@ def main(argv=None):
     ap.add_argument("--stage1-ablation", action="store_true", help="also evaluate the stage-1-only head on the test sets")
     ap.add_argument("--eval-deadline", type=float, default=None,
                     help="unix time after which the shipped-graph evaluation is stopped (partial results kept)")
+    ap.add_argument("--onnx-attach-pid", type=int, default=None,
+                    help="wait for an already running shipped-graph evaluation (this pid) instead of starting one")
     ap.add_argument("--onnx-wait-s", type=float, default=None,
                     help="stop waiting for the shipped-graph evaluation after this many seconds (partial results)")
     args = ap.parse_args(argv)

@@ -35,7 +35,31 @@ STAGE2_TEACHER = "fused"      # "fused" or "dense"
 STAGE2_DEV_EVERY = 100
 TAU_FUSED = 0.1
 
-SWEEP_NOTES: list[str] = []
+SWEEP_NOTES: list[str] = [
+    "Dev-split numbers in this section re-rank a per-collection candidate pool (the union of the dev queries' top 20 "
+    "by stemmed BM25 and by the teacher, plus their judged documents), so they are higher than full-collection "
+    "numbers and serve only to compare settings; the tables above rank whole collections.",
+    "Stage 1 (the one run this build could afford): 600 steps x 4,096 token samples = 2.46 M (6x 1.1.0's 410k, "
+    "1.75 passes over 1.40 M token states: 0.93 M from the three collections' documents + 0.47 M from 24,000 WordNet "
+    "synset texts). Planned: 20x (8.2 M samples, 60,000 synsets); cut because the 2 cores ran at load 6-13 beside "
+    "other jobs (backbone over WordNet 767 s for 0.63 M tokens, stage 1 2.0-2.8 s/step). FVE 0.733 on a 50k "
+    "sample (1.1.0: 0.675), but dead concepts rose late in training (in the training log: 22 at step 250, 4,599 "
+    "at step 599, over the last 400k samples; 6,755 in no token's top-8 over a 50k sample), i.e. AuxK (1/16, "
+    "every 4th step) did not keep them alive once the learning rate decayed: a stronger AuxK or a resampling of "
+    "dead concepts is the next thing to try.",
+    "Stage 2 teacher: the fused dense + BM25 teacher was chosen a priori (datasets/README.md: the reference hybrid "
+    "beats both on every shared set). On the dev split, stage 2 with it moved the stage-1-only head from 0.4346 "
+    "(mean of cisi 0.378, cacm 0.435, npl 0.491) to 0.4467 at step 100 and 0.4500 at step 200 (cisi 0.411, cacm "
+    "0.443, npl 0.497); step 200 is kept (best dev). The comparison run with the dense teacher alone was stopped "
+    "at step 100 before its dev measurement, to leave the cores to the final build: not measured.",
+    "Query pruning (dev split, fused stage 2 at step 200): top 64 concepts 0.4517 (cisi 0.403, cacm 0.453, npl "
+    "0.499) vs top 128 0.4500: 64 kept (the manifest's query top_k), which also meets the <= 64 target.",
+    "Not tried for lack of time: WordNet term-vs-gloss supervision in stage 2, training the last backbone layer "
+    "from cached inputs, passages (max-pooled windows) vs truncation for long documents.",
+    "Speed of the torch evaluation and of training: the per-token top-k is searched on a bfloat16 pre-activation "
+    "(top k + 8 candidates) and the candidates are re-ranked by their exact fp32 values; build_info "
+    "'select_check' gives the share of tokens whose top-8 set differs from a full fp32 search.",
+]
 
 
 def stage1_states(caches, wn) -> np.ndarray:
@@ -166,7 +190,7 @@ def label_step(sae, caches, wn, m):
     parts = [caches[n] for n in TRAIN_COLLECTIONS] + ([wn] if wn is not None else [])
     states = np.concatenate([c.states for c in parts])
     ids = np.concatenate([c.ids for c in parts])
-    labels, counts, words_of = cl(sae, states, ids, max_tokens=250_000)
+    labels, counts, words_of = cl(sae, states, ids, max_tokens=150_000)
     del states
     emb = word_embeddings([w for ws in words_of for w in ws], m)
     coh = coherence(words_of, emb)
@@ -237,7 +261,9 @@ def full_build(args, T):
                           "log": log1, "tokens": int(X.shape[0])}
         torch.save(sae.state_dict(), p1)
         (WORK_DIR / "stage1.json").write_text(json.dumps(info["stage1"]))
-    info["sae_eval_train"] = evaluate_sae(sae, X, n=50_000)
+    pe = WORK_DIR / "sae_eval.json"
+    saved = json.loads(pe.read_text()) if (args.reuse_stage1 and pe.exists()) else {}
+    info["sae_eval_train"] = saved.get("stage1") or evaluate_sae(sae, X, n=50_000)
     print("  SAE after stage 1:", info["sae_eval_train"], flush=True)
 
     p2 = WORK_DIR / "sae_stage2.pt"
@@ -259,7 +285,9 @@ def full_build(args, T):
             torch.save(sae.state_dict(), p2)
             (WORK_DIR / "stage2.json").write_text(json.dumps(r))
             del data, dev
-        info["sae_eval_train_after_stage2"] = evaluate_sae(sae, X, n=50_000)
+        info["sae_eval_train_after_stage2"] = (saved.get("stage2") if args.reuse_stage2 else None) or \
+            evaluate_sae(sae, X, n=50_000)
+        pe.write_text(json.dumps({"stage1": info["sae_eval_train"], "stage2": info["sae_eval_train_after_stage2"]}))
     del X
 
     fp32 = WORK_DIR / "model_fp32.onnx"
@@ -270,7 +298,25 @@ def full_build(args, T):
     # the shipped graph end to end on all four collections, in a parallel process
     import subprocess, sys
     onnx_job = None
-    if not args.no_eval:
+    if args.onnx_attach_pid:
+        # attach to a shipped-graph evaluation already running on this same graph (same weights, same export)
+        class _Attached:
+            def wait(self, timeout=None):
+                import os
+                t = time.time()
+                while True:
+                    try:
+                        os.kill(args.onnx_attach_pid, 0)
+                    except OSError:
+                        return 0
+                    if timeout is not None and time.time() - t > timeout:
+                        raise subprocess.TimeoutExpired("attached", timeout)
+                    time.sleep(5)
+
+            def kill(self):
+                pass   # left running: its later collections are added to REPORT.md afterwards
+        onnx_job = (WORK_DIR / f"eval_{w8.stem}.json", _Attached())
+    elif not args.no_eval and args.onnx_eval:
         out = WORK_DIR / f"eval_{w8.stem}.json"
         if out.exists():
             out.unlink()
@@ -304,7 +350,7 @@ def full_build(args, T):
         T.step("wait for ONNX evaluation (shipped graph)", wait)
         from .data import load_corpus, load_test_queries
         from .evaluate import hybrid, metrics
-        for n, r in json.loads(onnx_job[0].read_text()).items():
+        for n, r in (json.loads(onnx_job[0].read_text()) if onnx_job[0].exists() else {}).items():
             res.setdefault(n, {})["sae_w8_onnx"] = r
             qids, _, qrels = load_test_queries(n)
             S = np.load(WORK_DIR / f"scores_{w8.stem}_{n}.npy")

@@ -109,7 +109,7 @@ def labels_text(lab) -> str:
     t = []
     t.append(f"- Labels: whole words (word pieces merged back into the word they came from), no stop words, no single "
              f"characters, no pure numbers; words sharing a Snowball stem count once (shown in their most frequent "
-             f"form); up to 4 words: the most frequent among the concept's 60 strongest activations over 250k sampled "
+             f"form); up to 4 words: the most frequent among the concept's 60 strongest activations over 150k sampled "
              f"token states (training-collection documents + WordNet texts). Live concepts (activating in that "
              f"sample): {c.get('live')}; empty labels: {c.get('empty')}.")
     def row(name, s):

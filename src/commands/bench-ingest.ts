@@ -4,6 +4,7 @@ import { describeCpu } from '../machine.js';
 import { benchGroup } from './bench.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 import { intOption, RANGES, rangedInt } from './options.js';
+import { DEFAULT_JOB_BATCH_SIZE, DEFAULT_WORKER_CONCURRENCY } from '../defaults.js';
 
 function formatBench(r: BenchIngestResult): string {
   return [
@@ -26,8 +27,8 @@ export function register(program: Command): void {
       .description('raw encoder docs/s vs end-to-end ingest docs/s (file → queue → worker → searchable), and the worker\'s peak RSS')
       .requiredOption('--corpus <file>', 'BEIR corpus.jsonl (or JSON Lines with id/title/text)')
       .option('--limit <n>', 'documents to use (the first N)', intOption('--limit', 1), 512)
-      .option('--batch-size <n>', 'documents per batch job', rangedInt('--batch-size', RANGES.jobBatch), 32)
-      .option('--concurrency <n>', 'worker concurrency', rangedInt('--concurrency', RANGES.concurrency), 2)
+      .option('--batch-size <n>', 'documents per batch job', rangedInt('--batch-size', RANGES.jobBatch), DEFAULT_JOB_BATCH_SIZE)
+      .option('--concurrency <n>', 'worker concurrency', rangedInt('--concurrency', RANGES.concurrency), DEFAULT_WORKER_CONCURRENCY)
       .option('--encoder-batch-size <n>', 'texts per encoder forward pass (default: the encoder default)', rangedInt('--encoder-batch-size', RANGES.encoderBatch))
       .option('--threads <n>', 'encoder threads (default: all cores)', rangedInt('--threads', RANGES.threads))
       .option('--keep-index', 'keep the bench index')

@@ -6,6 +6,7 @@ import type { SearchMode } from '../search/translator.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 import { RANGES, rangedInt } from './options.js';
 import { intOption, listOption, numberOption, requestOptions, withQueryOptions } from './query-options.js';
+import { DEFAULT_JOB_BATCH_SIZE, DEFAULT_WORKER_CONCURRENCY } from '../defaults.js';
 
 function modesOption(v: string): SearchMode[] {
   const list = listOption(v);
@@ -39,8 +40,8 @@ export function register(program: Command): void {
         .option('--check', 'exit 3 unless every figure of the reference (concepts nDCG@10, MRR@10, Recall@100) is within its tolerance on a comparable run (all judged queries, whole corpus, package pruning)')
         .option('--tolerance <x>', 'allowed |nDCG@10 gap| to the Python figure', numberOption('--tolerance', 0, 1), 0.01)
         .option('--warmup <n>', 'untimed queries per mode first', intOption('--warmup', 0), 5)
-        .option('--batch-size <n>', 'ingest: documents per batch job', rangedInt('--batch-size', RANGES.jobBatch), 32)
-        .option('--concurrency <n>', 'ingest: batch jobs the in-process worker runs at once', rangedInt('--concurrency', RANGES.concurrency), 2)
+        .option('--batch-size <n>', 'ingest: documents per batch job', rangedInt('--batch-size', RANGES.jobBatch), DEFAULT_JOB_BATCH_SIZE)
+        .option('--concurrency <n>', 'ingest: batch jobs the in-process worker runs at once', rangedInt('--concurrency', RANGES.concurrency), DEFAULT_WORKER_CONCURRENCY)
         .option('--run-dir <dir>', 'write a TREC run file per mode (<dataset>.<mode>.trec)')
         .option('--report <file.md>', 'write a markdown report')
         .option('--keep-jobs', 'keep the ingest job set and queue in Redis (default: removed unless documents failed)')

@@ -5,6 +5,7 @@ import { upgradeIngestTarget } from '../reindex/upgrade.js';
 import { configFrom, emit, withConfigOptions, withIndexSettingsOptions } from './common.js';
 import { formatReindex } from './reindex.js';
 import { RANGES, rangedInt } from './options.js';
+import { DEFAULT_JOB_BATCH_SIZE, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_DOC_BYTES, DEFAULT_TEXT_FIELDS, DEFAULT_WORKER_CONCURRENCY } from '../defaults.js';
 
 /** `saesplade ingest <file|->`: queue a JSON Lines source as a job set, optionally wait for it. */
 export function register(program: Command): void {
@@ -29,14 +30,14 @@ first (re-encode, verify, switch; in this process), then ingests.`,
       .argument('<source>', 'JSON Lines file, or - for stdin')
       .option('--format <format>', 'auto (id, or _id as fallback), jsonl, or beir (_id/title/text/metadata)', 'auto')
       .option('--id-field <name>', 'field holding the document id', 'id')
-      .option('--text-fields <list>', 'comma-separated text fields, encoded in order (first of several = title)', 'title,text')
+      .option('--text-fields <list>', 'comma-separated text fields, encoded in order (first of several = title)', DEFAULT_TEXT_FIELDS.join(','))
       .option('--metadata-field <name>', 'field holding an object stored as metadata', 'metadata')
-      .option('--max-doc-bytes <n>', 'reject lines longer than this many bytes', rangedInt('--max-doc-bytes', RANGES.docBytes), 1024 * 1024)
-      .option('--batch-size <n>', 'documents per batch job', rangedInt('--batch-size', RANGES.jobBatch), 32)
-      .option('--batch-bytes <n>', 'bytes per batch job at most (documents as JSON; one bigger document travels alone)', rangedInt('--batch-bytes', RANGES.docBytes), 4 * 1024 * 1024)
+      .option('--max-doc-bytes <n>', 'reject lines longer than this many bytes', rangedInt('--max-doc-bytes', RANGES.docBytes), DEFAULT_MAX_DOC_BYTES)
+      .option('--batch-size <n>', 'documents per batch job', rangedInt('--batch-size', RANGES.jobBatch), DEFAULT_JOB_BATCH_SIZE)
+      .option('--batch-bytes <n>', 'bytes per batch job at most (documents as JSON; one bigger document travels alone)', rangedInt('--batch-bytes', RANGES.docBytes), DEFAULT_MAX_BATCH_BYTES)
       .option('--wait', 'wait until every document is indexed, skipped or failed (progress on stderr), then refresh')
       .option('--with-worker', 'also run a worker in this process until the job set is done (implies --wait)')
-      .option('--concurrency <n>', 'batch jobs the in-process worker runs at once (--with-worker)', rangedInt('--concurrency', RANGES.concurrency), 2)
+      .option('--concurrency <n>', 'batch jobs the in-process worker runs at once (--with-worker)', rangedInt('--concurrency', RANGES.concurrency), DEFAULT_WORKER_CONCURRENCY)
       .option('--outage-patience <s>', 'seconds the in-process worker waits for an unavailable OpenSearch before giving up (documents stay queued)', rangedInt('--outage-patience', RANGES.outagePatienceS), 600)
       .option('--stall-timeout <s>', 'with --wait: give up (exit 1, the set stays queued) when nothing moved for this many seconds; 0 waits forever', rangedInt('--stall-timeout', RANGES.stallTimeoutS), 1800)
       .option('--no-refresh', 'do not refresh the index after waiting')

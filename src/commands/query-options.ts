@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { SearchRequest } from '../search/search.js';
 import { SEARCH_MODES, type HybridWeights, type JsonObject, type QueryPruning, type SearchMode } from '../search/translator.js';
 import { intOption, JAVA_INT_MAX, numberOption } from './options.js';
+import { DEFAULT_MAX_CLAUSES, DEFAULT_RRF_K, DEFAULT_TEXT_FIELDS } from '../defaults.js';
 
 /** Option parsers and query-shaping options shared by `search` and `bench query` (numbers: ./options.ts). */
 export { intOption, numberOption } from './options.js';
@@ -49,12 +50,12 @@ export function withQueryOptions(cmd: Command): Command {
     .option('--min-weight <w>', 'drop query concepts lighter than w', numberOption('--min-weight', 0))
     .option('--max-ratio <r>', 'drop query concepts lighter than r x the heaviest', numberOption('--max-ratio', 0, 1))
     .option('--mass <share>', 'keep the heaviest query concepts holding this share of the weight', numberOption('--mass', 0, 1))
-    .option('--max-clauses <n>', "the cluster's indices.query.bool.max_clause_count", intOption('--max-clauses', 1, JAVA_INT_MAX), 1024)
+    .option('--max-clauses <n>', "the cluster's indices.query.bool.max_clause_count", intOption('--max-clauses', 1, JAVA_INT_MAX), DEFAULT_MAX_CLAUSES)
     .option('--two-phase [heavy]', 'heavy concepts (default 16) in the query, all of them in a rescore over --window (off by default)', intOption('--two-phase', 1, JAVA_INT_MAX))
     .option('--window <n>', 'rescore window for --two-phase, fusion window for rrf (default 5 x size)', intOption('--window', 1, JAVA_INT_MAX))
     .option('--hybrid-weights <c,b>', 'weights of concepts and BM25 for hybrid (score boosts) and rrf (list weights)', weightsOption)
-    .option('--rrf-k <k>', 'reciprocal rank fusion constant', numberOption('--rrf-k', 0), 60)
-    .option('--text-fields <list>', 'fields BM25 searches', listOption, ['title', 'text']);
+    .option('--rrf-k <k>', 'reciprocal rank fusion constant', numberOption('--rrf-k', 0), DEFAULT_RRF_K)
+    .option('--text-fields <list>', 'fields BM25 searches', listOption, [...DEFAULT_TEXT_FIELDS]);
 }
 
 /** The SearchRequest fields that come from shared options. */

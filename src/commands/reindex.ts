@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { reindex, type ReindexResult } from '../reindex/index.js';
 import { configFrom, emit, withConfigOptions, withIndexSettingsOptions } from './common.js';
 import { indexNameOption, intOption, RANGES, rangedInt } from './options.js';
+import { DEFAULT_TEXT_FIELDS, DEFAULT_WORKER_CONCURRENCY } from '../defaults.js';
 
 export function formatReindex(r: ReindexResult): string {
   const lines = [`reindex ${r.sources.join(', ') || '?'} → ${r.target} (alias ${r.alias}, model ${r.model.name}@${r.model.version}): ${r.status}`];
@@ -46,14 +47,14 @@ Writes to the alias during the run are forwarded to the new index (docs/REINDEX.
       )
       .requiredOption('--source <index|alias>', 'index or alias to read (never modified)', indexNameOption('--source'))
       .option('--alias <name>', 'alias to move to the new index (default: --source when it is an alias; = --source for a concrete index: replace it by an alias of its name)', indexNameOption('--alias'))
-      .option('--text-fields <list>', 'comma-separated source fields to encode (first of several = title)', 'title,text')
+      .option('--text-fields <list>', 'comma-separated source fields to encode (first of several = title)', DEFAULT_TEXT_FIELDS.join(','))
       .option('--slices <n>', 'point-in-time slices read in parallel', intOption('--slices', 1, 1024), 2)
       .option('--page-size <n>', 'documents per page (= per job)', intOption('--page-size', 1, 10_000), 32)
       .option('--keep-old', 'keep the previous index for rollback (default)')
       .option('--delete-old', 'delete the previous index after the switch')
       .option('--wait', 'wait for the jobs, verify, switch the alias')
       .option('--with-worker', 'also run a worker with the new model in this process (implies --wait)')
-      .option('--concurrency <n>', 'jobs the in-process worker runs at once', rangedInt('--concurrency', RANGES.concurrency), 2)
+      .option('--concurrency <n>', 'jobs the in-process worker runs at once', rangedInt('--concurrency', RANGES.concurrency), DEFAULT_WORKER_CONCURRENCY)
       .option('--sample <n>', 'documents re-encoded and compared before the switch', intOption('--sample', 1, 10_000), 20)
       .option('--restart', 'delete the new index and this run\'s progress first, and start over')
       .option('--json', 'print the result as JSON'),

@@ -5,6 +5,7 @@ import { log } from '../log.js';
 import { startWorkerMetrics } from '../server/worker-metrics.js';
 import { configFrom, withConfigOptions } from './common.js';
 import { RANGES, rangedInt } from './options.js';
+import { DEFAULT_LOCK_DURATION_MS, DEFAULT_OUTAGE_PATIENCE_S, DEFAULT_STALLED_INTERVAL_MS, DEFAULT_WORKER_CONCURRENCY } from '../defaults.js';
 
 /** `saesplade worker`: process ingest batch jobs until SIGTERM/SIGINT. */
 export function register(program: Command): void {
@@ -18,13 +19,13 @@ export function register(program: Command): void {
 Runs until SIGTERM or SIGINT, then finishes the jobs in hand and exits (a second signal exits at
 once; jobs it held are picked up again by another worker once their lock expires).`,
       )
-      .option('--concurrency <n>', 'batch jobs run at once; encoding takes turns, I/O overlaps it', rangedInt('--concurrency', RANGES.concurrency), 2)
+      .option('--concurrency <n>', 'batch jobs run at once; encoding takes turns, I/O overlaps it', rangedInt('--concurrency', RANGES.concurrency), DEFAULT_WORKER_CONCURRENCY)
       .option('--batch-size <n>', 'texts per encoder forward pass (default: the encoder default)', rangedInt('--batch-size', RANGES.encoderBatch))
       .option('--threads <n>', 'encoder threads in total (default: all cores)', rangedInt('--threads', RANGES.threads))
       .option('--encoder-workers <n>', 'encoder worker threads (0 = in the main thread)', rangedInt('--encoder-workers', RANGES.encoderWorkers), 1)
-      .option('--lock-duration <ms>', `job lock duration, ${RANGES.lockDurationMs[0]} to ${RANGES.lockDurationMs[1]}; a job whose lock expires is redone elsewhere`, rangedInt('--lock-duration', RANGES.lockDurationMs), 120_000)
-      .option('--stalled-interval <ms>', 'how often to look for jobs of dead workers', rangedInt('--stalled-interval', RANGES.stalledIntervalMs), 30_000)
-      .option('--outage-patience <s>', 'seconds to wait for an unavailable OpenSearch (taking no job, spending no attempt) before stopping with exit code 69; its jobs stay queued', rangedInt('--outage-patience', RANGES.outagePatienceS), 600)
+      .option('--lock-duration <ms>', `job lock duration, ${RANGES.lockDurationMs[0]} to ${RANGES.lockDurationMs[1]}; a job whose lock expires is redone elsewhere`, rangedInt('--lock-duration', RANGES.lockDurationMs), DEFAULT_LOCK_DURATION_MS)
+      .option('--stalled-interval <ms>', 'how often to look for jobs of dead workers', rangedInt('--stalled-interval', RANGES.stalledIntervalMs), DEFAULT_STALLED_INTERVAL_MS)
+      .option('--outage-patience <s>', 'seconds to wait for an unavailable OpenSearch (taking no job, spending no attempt) before stopping with exit code 69; its jobs stay queued', rangedInt('--outage-patience', RANGES.outagePatienceS), DEFAULT_OUTAGE_PATIENCE_S)
       .option('--metrics-port <n>', 'serve Prometheus metrics at http://<metrics-host>:<n>/metrics (0: any free port; default: none)', rangedInt('--metrics-port', [0, 65535]))
       .option('--metrics-host <addr>', 'interface of the metrics listener', '127.0.0.1')
       .option('--json', 'print JSON lines on stdout: {"event":"ready"} when ready, {"event":"closed",...} with totals at exit'),

@@ -23,6 +23,7 @@ import { countProgress } from './progress.js';
 import { compareWithReference, loadReference, type Consistency } from './reference.js';
 import { ConceptFrequencies, docFlops, flops, summarizeLatencies, type LatencySummary } from './stats.js';
 import { SaespladeError } from '../errors.js';
+import { DEFAULT_RRF_K, DEFAULT_WORKER_CONCURRENCY } from '../defaults.js';
 
 export const EVAL_MODES: readonly SearchMode[] = ['concepts', 'bm25', 'hybrid', 'rrf'];
 
@@ -215,7 +216,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
         config,
         source: ds.corpusPath,
         parse: { format: 'beir' },
-        withWorker: { concurrency: opts.concurrency ?? 2 },
+        withWorker: { concurrency: opts.concurrency ?? DEFAULT_WORKER_CONCURRENCY },
         progress: showProgress,
         refresh: true,
         log,
@@ -324,7 +325,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
         size,
         warmup,
         hybrid: opts.request?.hybrid ?? { concepts: 1, bm25: 1 },
-        rrfK: opts.request?.rrf?.k ?? 60,
+        rrfK: opts.request?.rrf?.k ?? DEFAULT_RRF_K,
         pruning: opts.request?.pruning ?? {},
         twoPhase: opts.request?.twoPhase ?? false,
       },

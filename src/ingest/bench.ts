@@ -15,6 +15,7 @@ import { modelIdentity } from './run-ingest.js';
 import { readSource } from './source-reader.js';
 import { deleteIndexSafely } from '../opensearch/safety.js';
 import { spawnWorker } from './spawn-worker.js';
+import { DEFAULT_JOB_BATCH_SIZE, DEFAULT_WORKER_CONCURRENCY } from '../defaults.js';
 
 export interface BenchIngestOptions {
   config: Config;
@@ -65,8 +66,8 @@ export interface BenchIngestResult {
  */
 export async function benchIngest(opts: BenchIngestOptions): Promise<BenchIngestResult> {
   const say = opts.log ?? (() => {});
-  const batchSize = opts.batchSize ?? 32;
-  const concurrency = opts.concurrency ?? 2;
+  const batchSize = opts.batchSize ?? DEFAULT_JOB_BATCH_SIZE;
+  const concurrency = opts.concurrency ?? DEFAULT_WORKER_CONCURRENCY;
   const docs: SourceDoc[] = [];
   const lines: string[] = [];
   for await (const item of readSource(opts.corpus, resolveParseOptions({}))) {

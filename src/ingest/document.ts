@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_DOC_BYTES, DEFAULT_TEXT_FIELDS } from '../defaults.js';
 
 /**
  * Parsing and validation of one input line into a document. Pure: no I/O, so producers (file,
@@ -24,9 +25,9 @@ export interface DocumentParseOptions {
 export const DEFAULT_PARSE_OPTIONS: DocumentParseOptions = {
   format: 'auto',
   idField: 'id',
-  textFields: ['title', 'text'],
+  textFields: [...DEFAULT_TEXT_FIELDS],
   metadataField: 'metadata',
-  maxDocBytes: 1024 * 1024,
+  maxDocBytes: DEFAULT_MAX_DOC_BYTES,
 };
 
 /** OpenSearch refuses `_id`s longer than 512 bytes. */
@@ -73,7 +74,7 @@ const metadataValue = z.record(z.string(), z.unknown()).nullish();
 /** Resolves the format-specific field names. */
 export function resolveParseOptions(opts: Partial<DocumentParseOptions> = {}): DocumentParseOptions {
   const o = { ...DEFAULT_PARSE_OPTIONS, ...stripUndefined(opts) };
-  if (o.format === 'beir') return { ...o, idField: '_id', textFields: ['title', 'text'], metadataField: 'metadata' };
+  if (o.format === 'beir') return { ...o, idField: '_id', textFields: [...DEFAULT_TEXT_FIELDS], metadataField: 'metadata' };
   if (o.textFields.length === 0) throw new Error('at least one text field is required');
   if (!(o.maxDocBytes > 0)) throw new Error(`maxDocBytes must be positive, got ${o.maxDocBytes}`);
   return o;

@@ -1,5 +1,6 @@
 import type { Client } from '@opensearch-project/opensearch';
 import type { Logger } from 'pino';
+import { DEFAULT_OUTAGE_PATIENCE_S } from '../defaults.js';
 import { describeNetworkError, redactUrl, SaespladeError, EXIT_UNAVAILABLE } from '../errors.js';
 
 /**
@@ -90,7 +91,7 @@ export class OutageGate {
   readonly stats = { outages: 0, downMs: 0, probes: 0 };
 
   constructor(private readonly opts: OutageGateOptions) {
-    this.patienceMs = opts.patienceMs ?? 600_000;
+    this.patienceMs = opts.patienceMs ?? DEFAULT_OUTAGE_PATIENCE_S * 1000;
     this.probeIntervalMs = opts.probeIntervalMs ?? 2000;
     this.where = redactUrl(opts.url);
   }

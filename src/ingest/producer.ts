@@ -12,6 +12,7 @@ import {
 import { resolveParseOptions, type DocumentParseOptions, type SourceDoc } from './document.js';
 import { openSource } from './source-open.js';
 import { readSource } from './source-reader.js';
+import { DEFAULT_JOB_BATCH_SIZE, DEFAULT_MAX_BATCH_BYTES } from '../defaults.js';
 
 export interface ProduceOptions {
   /** A JSON Lines path, `-` for stdin, or a readable stream. */
@@ -47,7 +48,7 @@ export interface ProduceOptions {
 }
 
 /** Default bytes per batch job: under the bulk helper's 5 MB flushBytes, so a batch is one bulk request. */
-export const DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024;
+export { DEFAULT_MAX_BATCH_BYTES } from '../defaults.js';
 
 export interface ProduceProgress {
   setId: string;
@@ -66,7 +67,7 @@ export type ProduceResult = ProduceProgress;
  * before reading on (Redis paces the reader), and a deep queue pauses reading (`maxWaitingJobs`).
  */
 export async function produceJobSet(opts: ProduceOptions): Promise<ProduceResult> {
-  const batchSize = opts.batchSize ?? 32;
+  const batchSize = opts.batchSize ?? DEFAULT_JOB_BATCH_SIZE;
   const jobsPerAdd = opts.jobsPerAdd ?? 16;
   const maxBatchBytes = opts.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
   if (!Number.isInteger(maxBatchBytes) || maxBatchBytes < 1) throw new Error(`max batch bytes must be a positive integer, got ${maxBatchBytes}`);

@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import { INGEST_BATCH_JOB, batchJobId, newJobSetId, type FailedDoc, type IngestBatchJob, type IngestBatchResult, type JobSetStore } from '../queue/index.js';
 import { SourceDocSchema, type SourceDoc } from './document.js';
 import { DEFAULT_MAX_BATCH_BYTES } from './producer.js';
+import { DEFAULT_JOB_BATCH_SIZE } from '../defaults.js';
 
 export interface RequeueOptions {
   store: JobSetStore;
@@ -43,7 +44,7 @@ export async function requeueFailed(opts: RequeueOptions): Promise<RequeueResult
   const { store, queue } = opts;
   const info = await store.get(opts.setId);
   if (!info) throw new Error(`job set ${opts.setId} not found (it expires 7 days after its last update)`);
-  const batchSize = opts.batchSize ?? 32;
+  const batchSize = opts.batchSize ?? DEFAULT_JOB_BATCH_SIZE;
   const maxBatchBytes = opts.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
   const setId = newJobSetId();
   await store.create({ id: setId, source: `requeue:${opts.setId}`, index: info.index, queue: queue.name });

@@ -16,6 +16,7 @@ import type { BatchContext, BulkIndexOptions } from './batch-processor.js';
 import { OutageGate, type OutagePatienceError } from './outage.js';
 import { settleFailedJob } from './reconcile.js';
 import { serialEncoder } from './serial-encoder.js';
+import { DEFAULT_LOCK_DURATION_MS, DEFAULT_STALLED_INTERVAL_MS, DEFAULT_WORKER_CONCURRENCY } from '../defaults.js';
 
 export interface IngestWorkerOptions {
   config: Config;
@@ -98,7 +99,7 @@ export interface IngestWorkerHandle {
 export async function startIngestWorker(opts: IngestWorkerOptions): Promise<IngestWorkerHandle> {
   const { config } = opts;
   const log = opts.log ?? defaultLog;
-  const concurrency = opts.concurrency ?? 2;
+  const concurrency = opts.concurrency ?? DEFAULT_WORKER_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${concurrency}`);
 
   const ownClient = opts.client === undefined;
@@ -173,8 +174,8 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
   const worker = new Worker<IngestBatchJob, IngestBatchResult>(config.queue, ingestBatchProcessor(ctx), {
     connection: workerConnection,
     concurrency,
-    lockDuration: opts.lockDuration ?? 120_000,
-    stalledInterval: opts.stalledInterval ?? 30_000,
+    lockDuration: opts.lockDuration ?? DEFAULT_LOCK_DURATION_MS,
+    stalledInterval: opts.stalledInterval ?? DEFAULT_STALLED_INTERVAL_MS,
     maxStalledCount: opts.maxStalledCount ?? 2,
   });
   bullWorker = worker;

@@ -33,6 +33,7 @@ import { ReindexStateStore, type ReindexRecord, type SliceCursor } from './state
 import { SaespladeError } from '../errors.js';
 import { mergeMeta, readMeta } from '../opensearch/meta.js';
 import { pitPages, withPointInTime } from '../opensearch/pit.js';
+import { DEFAULT_TEXT_FIELDS } from '../defaults.js';
 
 export class ReindexError extends SaespladeError {
   override name = 'ReindexError';
@@ -230,7 +231,7 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
         setId,
         slices: planSlices(opts.slices, count),
         pageSize: Math.max(1, Math.floor(opts.pageSize ?? 32)),
-        textFields: opts.textFields?.length ? opts.textFields : ['title', 'text'],
+        textFields: opts.textFields?.length ? opts.textFields : [...DEFAULT_TEXT_FIELDS],
       });
     } else {
       log.info({ target, slices: rec.slices, pageSize: rec.pageSize, pagesDone: rec.cursors.map((c) => c.page) }, 'reindex: resuming');

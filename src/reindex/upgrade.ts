@@ -13,6 +13,7 @@ import { inspectIngestTarget, upgradeCommand, type IngestTarget } from '../inges
 import { checkOpenSearch, createOpenSearchClient } from '../opensearch/client.js';
 import { IndexModelMismatchError } from '../opensearch/indexes.js';
 import { reindex, ReindexError, type ReindexResult } from './run-reindex.js';
+import { DEFAULT_WORKER_CONCURRENCY } from '../defaults.js';
 
 export interface UpgradeOptions {
   config: Config;
@@ -59,7 +60,7 @@ export async function upgradeIngestTarget(opts: UpgradeOptions): Promise<Upgrade
     config,
     source: target.name,
     alias: target.name,
-    withWorker: { concurrency: opts.concurrency ?? 2 },
+    withWorker: { concurrency: opts.concurrency ?? DEFAULT_WORKER_CONCURRENCY },
     // The alias was rolled back from that model's index earlier: its copy is stale, rebuild it.
     restart: Boolean(target.rolledBack),
     ...(opts.progress !== undefined ? { progress: opts.progress } : {}),

@@ -10,13 +10,10 @@ import type { SparseVector } from '../sparse.js';
 import { prune, validatePruning, type Pruning } from '../encoder/prune.js';
 import { CONCEPT_FIELD } from '../opensearch/indexes.js';
 import { SaespladeError } from '../errors.js';
+import { DEFAULT_MAX_CLAUSES, DEFAULT_RRF_K, DEFAULT_TEXT_FIELDS } from '../defaults.js';
 
-/** OpenSearch's default `indices.query.bool.max_clause_count` (Lucene counts leaf clauses of the whole query). */
-export const DEFAULT_MAX_CLAUSES = 1024;
-/** Text fields a BM25 `multi_match` searches by default. */
-export const DEFAULT_TEXT_FIELDS: readonly string[] = ['title', 'text'];
-/** Reciprocal rank fusion constant (Cormack et al. 2009). */
-export const DEFAULT_RRF_K = 60;
+// max_clause_count, the BM25 text fields and the RRF constant: src/defaults.ts (the CLI's defaults too)
+export { DEFAULT_MAX_CLAUSES, DEFAULT_RRF_K, DEFAULT_TEXT_FIELDS } from '../defaults.js';
 /** Rescore / fusion window, as a multiple of the page size. */
 export const DEFAULT_WINDOW_FACTOR = 5;
 /** Heavy concepts kept in the first phase of a two-phase search, unless configured. */

@@ -44,7 +44,7 @@ export function renderEvalTable(r: EvalResult): string {
   }
   out.push(`latency: sequential, ${r.settings.size} hits per query, per query (query encoding included); "search" excludes encoding; took = OpenSearch's own`);
   const s = r.sparsity;
-  out.push(`sparsity: ${f1(s.docNnz)} non-zeros per document (stored vectors; ${s.emptyDocs} empty), ${f1(s.queryNnz)} per query (${f1(s.queryNnzUsed)} sent), FLOPS ${f3(s.flops)}`);
+  out.push(`sparsity: ${f1(s.docNnz)} non-zeros per document (stored vectors; ${s.emptyDocs} empty), ${f1(s.queryNnz)} per query (${f1(s.queryNnzUsed)} sent), QD-FLOPs ${f3(s.flops)} (query x document)${s.docFlops !== undefined ? `, FLOPS ${s.docFlops.toFixed(2)} (document x document)` : ''}`);
   out.push(`index: ${indexLine(r)}`);
   if (r.ingest) out.push(`ingest${r.ingest.previous ? ` (when the index was built, ${r.ingest.previous.at})` : ''}: ${r.ingest.indexed} indexed, ${r.ingest.skipped} skipped, ${r.ingest.failed} failed in ${r.ingest.seconds} s (${r.ingest.docsPerS} docs/s, queue + in-process worker)`);
   if (r.latencyRatio) out.push(`concepts / bm25 latency p50: x${r.latencyRatio.total.toFixed(2)} per query, x${r.latencyRatio.search.toFixed(2)} search only`);
@@ -71,7 +71,7 @@ export function renderEvalMarkdown(r: EvalResult, command?: string): string {
   }
   out.push('');
   const s = r.sparsity;
-  out.push(`- Sparsity: ${f1(s.docNnz)} non-zeros per document (read back from the stored vectors; ${s.emptyDocs} empty), ${f1(s.queryNnz)} per query as encoded (${f1(s.queryNnzUsed)} sent), FLOPS ${f3(s.flops)}.`);
+  out.push(`- Sparsity: ${f1(s.docNnz)} non-zeros per document (read back from the stored vectors; ${s.emptyDocs} empty), ${f1(s.queryNnz)} per query as encoded (${f1(s.queryNnzUsed)} sent), QD-FLOPs ${f3(s.flops)} (query x document)${s.docFlops !== undefined ? `, FLOPS ${s.docFlops.toFixed(2)} (document x document)` : ''}.`);
   out.push(`- Index: ${indexLine(r)}.`);
   if (r.ingest) out.push(`- Ingest (queue + in-process worker${r.ingest.previous ? `, when the index was built, ${r.ingest.previous.at}` : ''}): ${r.ingest.indexed} indexed, ${r.ingest.failed} failed, ${r.ingest.seconds} s, ${r.ingest.docsPerS} docs/s.`);
   if (r.latencyRatio) out.push(`- Latency concepts / BM25 (p50): x${r.latencyRatio.total.toFixed(2)} per query with query encoding, x${r.latencyRatio.search.toFixed(2)} for the search alone.`);

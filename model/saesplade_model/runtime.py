@@ -31,18 +31,27 @@ def ort_session(model, threads: int = 2):
                                 providers=["CPUExecutionProvider"])
 
 
-def prune(ind: np.ndarray, val: np.ndarray, top_k: int | None = None, min_weight: float = 0.0, mass: float = 1.0):
-    """The manifest's pruning: drop zero padding, keep top_k, drop below min_weight, keep mass share."""
-    keep = val > 0
+def prune(ind: np.ndarray, val: np.ndarray, top_k: int | None = None, min_weight: float = 0.0, mass: float = 1.0,
+          max_ratio: float = 0.0):
+    """The manifest's pruning, the same rule as the product's (src/encoder/prune.ts, issue 18.1): drop zero
+    padding (and non-finite weights), order heaviest first with ties by the lower id, keep top_k (None or 0:
+    no limit), drop below min_weight, drop below max_ratio x the heaviest (0: off), keep the shortest prefix
+    holding the mass share (at least one). Returned heaviest first. Parity: model/tests/test_prune.py."""
+    ind, val = np.asarray(ind), np.asarray(val)
+    keep = (val > 0) & np.isfinite(val)
     ind, val = ind[keep], val[keep]
-    o = np.argsort(-val, kind="stable")
+    o = np.lexsort((ind, -val))
     ind, val = ind[o], val[o]
-    if top_k is not None:
+    if top_k:
         ind, val = ind[:top_k], val[:top_k]
-    keep = val >= min_weight
-    ind, val = ind[keep], val[keep]
+    if min_weight > 0:
+        keep = val >= min_weight
+        ind, val = ind[keep], val[keep]
+    if max_ratio > 0 and len(val):
+        keep = val >= val[0] * max_ratio
+        ind, val = ind[keep], val[keep]
     if mass < 1.0 and len(val):
-        c = np.cumsum(val)
-        n = int(np.searchsorted(c, mass * c[-1] - 1e-12) + 1)
+        c = np.cumsum(val, dtype=np.float64)
+        n = int(np.searchsorted(c, mass * c[-1] * (1 - 1e-9)) + 1)
         ind, val = ind[:n], val[:n]
     return ind.astype(np.int64), val.astype(np.float32)

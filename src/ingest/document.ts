@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_MAX_DOC_BYTES, DEFAULT_TEXT_FIELDS } from '../defaults.js';
+import type { SourceDoc } from '../queue/source-doc.js';
 
 /**
  * Parsing and validation of one input line into a document. Pure: no I/O, so producers (file,
@@ -33,22 +34,8 @@ export const DEFAULT_PARSE_OPTIONS: DocumentParseOptions = {
 /** OpenSearch refuses `_id`s longer than 512 bytes. */
 export const MAX_ID_BYTES = 512;
 
-/** A validated document as it travels in a job: the caller's id and the index's text fields. */
-export const SourceDocSchema = z.object({
-  id: z.string().min(1),
-  /** Present when two or more text fields are configured: the first of them. */
-  title: z.string().optional(),
-  text: z.string(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-  /** Where the document came from, e.g. `corpus.jsonl:17`, for the failed-documents record. */
-  source: z.string(),
-  /**
-   * Other fields stored as they are beside the product's own (reindex carries a source index's
-   * other fields this way). Not encoded, not part of the content hash.
-   */
-  fields: z.record(z.string(), z.unknown()).optional(),
-});
-export type SourceDoc = z.infer<typeof SourceDocSchema>;
+// The document as a batch job carries it: the queue's contract (src/queue/source-doc.ts), re-exported here.
+export { SourceDocSchema, type SourceDoc } from '../queue/source-doc.js';
 
 export type RejectCode =
   | 'too_large'

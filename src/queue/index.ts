@@ -15,3 +15,4 @@ export {
   type JobSetInfo,
   type JobSetStoreOptions,
 } from './job-set-store.js';
+export { SourceDocSchema, type SourceDoc } from './source-doc.js';

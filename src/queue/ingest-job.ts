@@ -1,7 +1,7 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { z } from 'zod';
-import { SourceDocSchema } from '../ingest/document.js';
 import { redisUrlOf, reportRedisError } from '../redis.js';
+import { SourceDocSchema } from './source-doc.js';
 
 /** BullMQ job name of a batch of documents to encode and index. */
 export const INGEST_BATCH_JOB = 'ingest-batch';

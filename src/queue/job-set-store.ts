@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
-import type { SourceDoc } from '../ingest/document.js';
+import type { SourceDoc } from './source-doc.js';
 
 /**
  * Per-run bookkeeping of an ingestion ("job set") in Redis, beside BullMQ's own keys:

@@ -1,7 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { ingestBatchProcessor } from '../../jobs/ingest-batch.js';
+import { ingestBatchProcessor } from './job-processor.js';
 import type { Config } from '../config.js';
 import { createEncoder } from '../encoder/index.js';
 import type { Encoder } from '../encoder/types.js';
@@ -92,7 +92,7 @@ export interface IngestWorkerHandle {
 
 /**
  * Starts a BullMQ worker for ingest batch jobs: the encoder, the OpenSearch client and the Redis
- * connections are created once here and shared by every job (see jobs/ingest-batch.ts). The
+ * connections are created once here and shared by every job (see ./job-processor.ts). The
  * concept index is created (or its model checked) on first use of each index name, and checked
  * again once the previous check is older than `modelCheckTtlMs`.
  */

@@ -1,6 +1,6 @@
 /**
  * BullMQ processor of `ingest-batch` jobs: a batch of validated documents to encode and index.
- * Thin adapter: checks the job data, tells the batch logic (src/ingest/batch-processor.ts) how this
+ * Thin adapter between BullMQ and the batch logic: checks the job data, tells ./batch-processor.ts how this
  * run relates to earlier ones, and maps a permanent failure to UnrecoverableError (no retries).
  * Transient failures are rethrown as they are, so BullMQ retries with the job's back-off. A job that
  * waited for an unavailable cluster past the outage patience, or while the worker closes, is put
@@ -8,11 +8,11 @@
  */
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { z } from 'zod';
-import { runIngestBatch, type BatchContext } from '../src/ingest/batch-processor.js';
-import { PermanentIngestError } from '../src/ingest/errors.js';
-import { OutageGateClosedError, OutagePatienceError } from '../src/ingest/outage.js';
-import { indexedInProgress, sentInProgress } from '../src/ingest/reconcile.js';
-import { IngestBatchJobSchema, type IngestBatchJob, type IngestBatchResult } from '../src/queue/index.js';
+import { runIngestBatch, type BatchContext } from './batch-processor.js';
+import { PermanentIngestError } from './errors.js';
+import { OutageGateClosedError, OutagePatienceError } from './outage.js';
+import { indexedInProgress, sentInProgress } from './reconcile.js';
+import { IngestBatchJobSchema, type IngestBatchJob, type IngestBatchResult } from '../queue/index.js';
 
 export function ingestBatchProcessor(ctx: BatchContext) {
   return async function processIngestBatch(job: Job<IngestBatchJob, IngestBatchResult>, token?: string): Promise<IngestBatchResult> {

@@ -14,7 +14,9 @@ import { cliInvocation, configEnv } from '../../src/ingest/spawn-worker.js';
 import { createOpenSearchClient } from '../../src/opensearch/client.js';
 import { refreshRestoreKey } from '../../src/opensearch/bulk-settings.js';
 import { createRedis } from '../../src/redis.js';
-import { TINY_MODEL } from '../helpers/encoder-fixture.js';
+import { createIngestQueue } from '../../src/queue/index.js';
+import { reindex, ReindexStateStore } from '../../src/reindex/index.js';
+import { cleanupFixtures, TINY_MODEL, tinyVariant } from '../helpers/encoder-fixture.js';
 import { cleanup, indicesBehind, sampleLines, tempFile, uniqueConfig } from './ingest-helpers.js';
 
 const lib = loadConfig({ ...uniqueConfig('settings-lib'), modelDir: TINY_MODEL, replicas: 1, bulkRefreshInterval: '-1' });
@@ -30,6 +32,7 @@ afterAll(async () => {
   await redis.quit();
   await client.close();
   for (const f of files) f.remove();
+  cleanupFixtures();
 });
 
 async function settingsOf(index: string): Promise<Record<string, string>> {
@@ -88,4 +91,23 @@ it('the CLI takes --shards and --replicas, and refuses a bad value in one line',
     const s = await settingsOf(index!);
     expect([s['index.number_of_shards'], s['index.number_of_replicas']]).toEqual(['2', '1']);
   })();
+});
+
+it("reindex creates the new index with the config's shards and replicas, and restores the relaxed refresh_interval before it verifies", async () => {
+  // The index of the first test (replicas 1), re-encoded by a 'newer' tiny model (same graph).
+  const newer = tinyVariant((m) => void (m.version = '0.0.2'));
+  const cfg = loadConfig({ ...lib, modelDir: newer, shards: 2, replicas: 0, bulkRefreshInterval: '30s' });
+  const res = await reindex({ config: cfg, source: lib.index, withWorker: { concurrency: 1 }, progress: false, sampleSize: 4 });
+  setIds.push(res.setId);
+  expect(res.status).toBe('switched');
+  const s = await settingsOf(res.target);
+  console.log(JSON.stringify({ test: 'reindex --shards 2 --replicas 0 --bulk-refresh-interval 30s', target: res.target, shards: s['index.number_of_shards'], replicas: s['index.number_of_replicas'], afterRefresh: s['index.refresh_interval'] ?? '(default)' }));
+  expect([s['index.number_of_shards'], s['index.number_of_replicas']]).toEqual(['2', '0']);
+  expect(s['index.refresh_interval']).toBeUndefined();
+  expect(await redis.get(refreshRestoreKey(res.target))).toBeNull();
+  expect(((await client.count({ index: res.target })).body as any).count).toBe(8);
+  await client.indices.delete({ index: res.target, ignore_unavailable: true } as any);
+  const q = createIngestQueue(res.queue, redis);
+  await q.obliterate({ force: true }).finally(() => q.close());
+  await new ReindexStateStore(redis).delete(res.target);
 });

@@ -1,9 +1,9 @@
-import { SaespladeError } from './errors.js';
 /**
  * Name rules for what the product addresses by name: OpenSearch indexes and aliases, and BullMQ
  * queues. Checked once where configuration enters (src/config.ts, CLI options) and again by the
  * destructive-call guard (src/opensearch/safety.ts). Pure: no I/O.
  */
+import { SaespladeError } from './errors.js';
 
 /** Characters OpenSearch refuses in index and alias names (MetadataCreateIndexService), plus `:`. */
 const INDEX_FORBIDDEN = ['*', ',', ':', '"', '\\', '/', '?', '<', '>', '|', ' ', '#'] as const;
@@ -74,4 +74,25 @@ export function assertQueueName(what: string, name: string): string {
   const problem = queueNameProblem(name);
   if (problem) throw new InvalidNameError(queueNameMessage(what, name, problem));
   return name;
+}
+
+/** Lower-case, and every run of characters an index name may not hold (or that would read badly) → `-`. */
+export function indexNamePart(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9_.]+/g, '-')
+    .replace(/^[-_.]+|[-_.]+$/g, '');
+}
+
+/**
+ * The new index for `alias` built with `model`: `<alias>-<model name>-<version>`, e.g.
+ * `docs-sae-splade-minilm-l6-16k-0.1.0`. Deterministic, so an interrupted run finds (and reuses)
+ * the index it started. Index names are at most 255 bytes: a long name is cut and keeps the version.
+ */
+export function targetIndexName(alias: string, model: { name: string; version: string }): string {
+  const version = indexNamePart(model.version) || 'v';
+  let head = `${indexNamePart(alias) || 'index'}-${indexNamePart(model.name) || 'model'}`;
+  const max = 255 - version.length - 1;
+  if (head.length > max) head = head.slice(0, max).replace(/[-_.]+$/, '');
+  return `${head}-${version}`;
 }

@@ -12,7 +12,7 @@ import { DEFAULT_MODEL_DIR } from '../config.js';
 import type { ModelIdentity } from '../encoder/types.js';
 import type { Client } from '../opensearch/client.js';
 import { ensureConceptIndex, IndexModelMismatchError, readIndexModel, sameModel, type ConceptIndexOverrides, type IndexModelMeta } from '../opensearch/indexes.js';
-import { targetIndexName } from '../reindex/plan.js';
+import { targetIndexName } from '../names.js';
 import { readMeta } from '../opensearch/meta.js';
 
 export interface IngestTarget {

@@ -5,29 +5,12 @@
  */
 import type { ModelIdentity } from '../encoder/types.js';
 import { resolveParseOptions, validateDocument, type ParseResult } from '../ingest/document.js';
+import { indexNamePart } from '../names.js';
 import { CONCEPT_FIELD } from '../opensearch/indexes.js';
 import type { SparseVector } from '../sparse.js';
 
-/** Lower-case, and every run of characters an index name may not hold (or that would read badly) → `-`. */
-export function indexNamePart(s: string): string {
-  return s
-    .toLowerCase()
-    .replace(/[^a-z0-9_.]+/g, '-')
-    .replace(/^[-_.]+|[-_.]+$/g, '');
-}
-
-/**
- * The new index for `alias` built with `model`: `<alias>-<model name>-<version>`, e.g.
- * `docs-sae-splade-minilm-l6-16k-0.1.0`. Deterministic, so an interrupted run finds (and reuses)
- * the index it started. Index names are at most 255 bytes: a long name is cut and keeps the version.
- */
-export function targetIndexName(alias: string, model: Pick<ModelIdentity, 'name' | 'version'>): string {
-  const version = indexNamePart(model.version) || 'v';
-  let head = `${indexNamePart(alias) || 'index'}-${indexNamePart(model.name) || 'model'}`;
-  const max = 255 - version.length - 1;
-  if (head.length > max) head = head.slice(0, max).replace(/[-_.]+$/, '');
-  return `${head}-${version}`;
-}
+// indexNamePart and targetIndexName (the versioned index name ingest and reindex share): src/names.ts
+export { indexNamePart, targetIndexName } from '../names.js';
 
 /** The queue whose workers must run the target model (one per target index; BullMQ names hold no `:`). */
 export function reindexQueueName(target: string): string {

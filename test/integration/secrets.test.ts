@@ -44,17 +44,19 @@ async function freePort(): Promise<number> {
 beforeAll(async () => {
   port = await freePort();
   redisServer = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', REDIS_PW, '--save', '', '--appendonly', 'no', '--dir', work], { stdio: 'ignore' });
-  redis = new Redis({ host: '127.0.0.1', port, password: REDIS_PW, lazyConnect: true, maxRetriesPerRequest: 1 });
-  redis.on('error', () => {}); // connection attempts while the server starts
+  // Wait until the private server listens, then connect once (ioredis retries a failed connect by itself).
   for (let i = 0; ; i++) {
-    try {
-      await redis.connect();
-      break;
-    } catch {
-      if (i > 50) throw new Error('private redis-server did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const up = await new Promise<boolean>((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => (c.end(), resolve(true)));
+      c.on('error', () => resolve(false));
+    });
+    if (up) break;
+    if (i > 150) throw new Error('private redis-server did not start');
+    await new Promise((r) => setTimeout(r, 100));
   }
+  redis = new Redis({ host: '127.0.0.1', port, password: REDIS_PW, maxRetriesPerRequest: 3 });
+  redis.on('error', () => {});
+  await redis.ping();
 });
 
 afterAll(async () => {

@@ -20,7 +20,7 @@ export interface BatchContext {
   bulk?: BulkIndexOptions;
   /**
    * Called after a batch landed, before its outcome is counted (reindex uses it to forward writes
-   * to the index being built, src/reindex/forward.ts). Must be idempotent: a throw retries the job.
+   * to the index being built, src/ingest/forward.ts). Must be idempotent: a throw retries the job.
    */
   afterBatch?: (job: IngestBatchJob, jobId: string) => Promise<void>;
   /**

@@ -1,11 +1,11 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createIngestQueue, INGEST_BATCH_JOB, type IngestBatchJob, type IngestBatchResult, type JobSetStore } from '../queue/index.js';
-import { ReindexStateStore } from './state.js';
+import { activeReindex } from '../queue/forwarding.js';
 
 /**
  * Writes during a reindex (docs/REINDEX.md): while a reindex of alias A (or of a source index S)
- * is registered in Redis, every ingest batch that lands in A or S is forwarded, after it landed, as
+ * is registered in Redis (src/queue/forwarding.ts: reindex writes the record, this only reads it), every ingest batch that lands in A or S is forwarded, after it landed, as
  * a job on the reindex queue targeting the new index, where workers running the new model encode
  * it. Forwarded jobs are upserts (content-hash checked); the reindex's own copy jobs are
  * create-only, so a copy read from the older point in time never overwrites a forwarded write.
@@ -18,12 +18,11 @@ export function reindexForwarder(redis: Redis, store: JobSetStore): {
   afterBatch: (job: IngestBatchJob, jobId: string) => Promise<void>;
   close: () => Promise<void>;
 } {
-  const state = new ReindexStateStore(redis);
   const queues = new Map<string, Queue<IngestBatchJob, IngestBatchResult>>();
   return {
     async afterBatch(job, jobId) {
       if (job.createOnly) return; // a reindex copy job: nothing to forward
-      const a = await state.active(job.index);
+      const a = await activeReindex(redis, job.index);
       if (!a || a.target === job.index) return;
       let queue = queues.get(a.queue);
       if (!queue) {

@@ -10,7 +10,7 @@ import { checkOpenSearch, createOpenSearchClient, type Client } from '../opensea
 import { indexSettingsOf } from '../opensearch/bulk-settings.js';
 import { ensureConceptIndex } from '../opensearch/indexes.js';
 import { checkRedis, createRedis, isRedisConnectionError, reportRedisError } from '../redis.js';
-import { reindexForwarder } from '../reindex/forward.js';
+import { reindexForwarder } from './forward.js';
 import { JobSetStore, type IngestBatchJob, type IngestBatchResult, type JobSetStoreOptions } from '../queue/index.js';
 import type { BatchContext, BulkIndexOptions } from './batch-processor.js';
 import { OutageGate, type OutagePatienceError } from './outage.js';

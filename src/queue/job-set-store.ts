@@ -182,7 +182,7 @@ export class JobSetStore {
 
   /**
    * Counts one job added to a set by someone other than its producer (a write forwarded during a
-   * reindex, src/reindex/forward.ts) at most once per `marker`, in one atomic step: the marker and
+   * reindex, src/ingest/forward.ts) at most once per `marker`, in one atomic step: the marker and
    * the counters land together or not at all, so a crash between them cannot leave the marker set
    * and the job uncounted (the set would then read done before that job ran). Returns true when
    * counted now.

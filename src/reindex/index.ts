@@ -1,7 +1,7 @@
 /** Reindex: re-encode an index with another model into a new versioned index, switch an alias (docs/REINDEX.md). */
 export * from './plan.js';
 export * from './state.js';
-export { reindexForwarder } from './forward.js';
+export { reindexForwarder } from '../ingest/forward.js';
 export { keptIndexName, replaceIndexWithAlias, ReplaceIndexError } from './replace.js';
 export { upgradeIngestTarget, type UpgradeOptions, type UpgradeResult } from './upgrade.js';
 export {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { FailedDoc, JobSetStore } from '../queue/index.js';
+import { activeKey, activeReindex, STATE_PREFIX, type ActiveReindex } from '../queue/forwarding.js';
 
 /**
  * A reindex run's progress in Redis, so that a run that was interrupted (Ctrl-C, crash, killed
@@ -49,23 +50,12 @@ export interface ReindexRecord extends ReindexPlan {
   cursors: SliceCursor[];
 }
 
-export interface ActiveReindex {
-  alias: string;
-  target: string;
-  queue: string;
-  setId: string;
-  model: { name: string; version: string };
-}
-
-export const STATE_PREFIX = 'saesplade:reindex';
+// The active-reindex record that ingest workers read (the contract both sides share): src/queue/forwarding.ts
+export { activeKey, STATE_PREFIX, type ActiveReindex } from '../queue/forwarding.js';
 const TTL_S = 30 * 24 * 3600;
 
 export function stateKey(target: string): string {
   return `${STATE_PREFIX}:${target}`;
-}
-
-export function activeKey(name: string): string {
-  return `${STATE_PREFIX}:active:${name}`;
 }
 
 export const initialCursor = (): SliceCursor => ({ after: null, page: 0, done: false });
@@ -168,8 +158,7 @@ export class ReindexStateStore {
   }
 
   async active(name: string): Promise<ActiveReindex | undefined> {
-    const raw = await this.redis.get(activeKey(name));
-    return raw ? (JSON.parse(raw) as ActiveReindex) : undefined;
+    return activeReindex(this.redis, name);
   }
 
   async delete(target: string): Promise<void> {

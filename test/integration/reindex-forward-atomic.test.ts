@@ -1,6 +1,6 @@
 /**
  * A write forwarded during a reindex is counted in the reindex job set in one atomic Redis step
- * (src/reindex/forward.ts → JobSetStore.addProducedOnce), as commitBatch counts a batch: before,
+ * (src/ingest/forward.ts → JobSetStore.addProducedOnce), as commitBatch counts a batch: before,
  * the marker (HSETNX), its EXPIRE and the counters (a MULTI) were four round trips, and a crash
  * after the first left the write marked but never counted, so the set read "done" before the
  * forwarded job ran. Checked on the real Redis with MONITOR: every write to the set's keys is
@@ -10,7 +10,7 @@ import { afterAll, expect, it } from 'vitest';
 import type { IngestBatchJob } from '../../src/queue/index.js';
 import { createIngestQueue, JobSetStore, newJobSetId } from '../../src/queue/index.js';
 import { createRedis } from '../../src/redis.js';
-import { reindexForwarder } from '../../src/reindex/forward.js';
+import { reindexForwarder } from '../../src/ingest/forward.js';
 import { ReindexStateStore } from '../../src/reindex/state.js';
 import { uniqueConfig } from './ingest-helpers.js';
 

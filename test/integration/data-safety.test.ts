@@ -15,7 +15,6 @@
  * Every index made here starts with `safety-test-` (or `safety-sentinel-`) and this run's stamp, and
  * is removed at the end; nothing else is deleted.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, PACKAGE_ROOT } from '../../src/config.js';
 import { EvalError, runEval } from '../../src/eval/run-eval.js';
 import { createOpenSearchClient, type Client } from '../../src/opensearch/client.js';
+import { runBuiltCli } from '../helpers/cli.js';
 import { deleteIndexSafely, UnsafeTargetError, updateAliasesSafely } from '../../src/opensearch/safety.js';
 
 const CLI = path.join(PACKAGE_ROOT, 'dist', 'src', 'cli.js');
@@ -43,17 +43,7 @@ let client: Client;
 let work: string;
 let dataset: string;
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000) {
-  const t0 = Date.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    cwd: PACKAGE_ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    timeout: timeoutMs,
-    killSignal: 'SIGKILL',
-  });
-  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - t0 };
-}
+const cli = runBuiltCli;
 
 async function exists(index: string): Promise<boolean> {
   return (await client.indices.exists({ index })).body as boolean;

@@ -3,29 +3,19 @@
  * build` first): 0 ok, 1 failed or refused, 3 an eval figure outside its tolerance, 69 a service
  * unavailable. Needs OpenSearch and Redis (scripts/services.sh start) for the eval cases.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, PACKAGE_ROOT } from '../../src/config.js';
 import { createOpenSearchClient } from '../../src/opensearch/client.js';
+import { runBuiltCli } from '../helpers/cli.js';
 
-const CLI = path.join(PACKAGE_ROOT, 'dist', 'src', 'cli.js');
 const SAMPLE = path.join(PACKAGE_ROOT, 'samples', 'scifact-mini');
 const stamp = `${process.pid}-${Date.now().toString(36)}`;
 const INDEX = `test-exit-${stamp}`;
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000) {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    cwd: PACKAGE_ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    timeout: timeoutMs,
-    killSignal: 'SIGKILL',
-  });
-  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 120_000) => runBuiltCli(args, env, timeoutMs);
 
 function lines(file: string): string[] {
   return readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');

@@ -1,3 +1,4 @@
+import { createOpenSearchClient } from '../opensearch/client.js';
 import type { Command } from 'commander';
 import { reconcileJobSet } from '../ingest/index.js';
 import { createIngestQueue, JobSetStore, type JobSetInfo } from '../queue/index.js';
@@ -36,7 +37,13 @@ export function register(program: Command): void {
         // Settle jobs that failed while no worker could count them (e.g. stalled too often).
         const queue = createIngestQueue(first.queue, redis);
         try {
-          await reconcileJobSet(queue, store, setId);
+          // With OpenSearch at hand, what such a job's killed runs wrote counts as indexed; without, as failed.
+          const client = createOpenSearchClient(config);
+          try {
+            await reconcileJobSet(queue, store, setId, client);
+          } finally {
+            await client.close();
+          }
         } finally {
           await queue.close();
         }

@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { Queue } from 'bullmq';
 import type { IngestBatchJob, IngestBatchResult, JobSetCounters, JobSetInfo, JobSetStore } from '../queue/index.js';
+import type { Client } from '../opensearch/client.js';
 import { reconcileJobSet } from './reconcile.js';
 import { SaespladeError } from '../errors.js';
 
@@ -22,6 +23,8 @@ export interface WaitOptions {
   stallTimeoutMs?: number;
   /** Rejects the wait when this rejects (an in-process worker that gave up: `IngestWorkerHandle.fatal`). */
   failOn?: Promise<never>;
+  /** With a client, reconciled jobs count what is in the index as indexed (see settleFailedJob). */
+  client?: Client;
 }
 
 /** A job set whose counters did not move for the stall timeout. */
@@ -87,7 +90,7 @@ export async function waitForJobSet(opts: WaitOptions): Promise<JobSetInfo> {
     );
   for (let tick = 0; ; tick++) {
     if (failed) throw failure;
-    if (opts.queue && tick % 20 === 19) await bounded(reconcileJobSet(opts.queue, opts.store, opts.setId));
+    if (opts.queue && tick % 20 === 19) await bounded(reconcileJobSet(opts.queue, opts.store, opts.setId, opts.client));
     const info = await bounded(opts.store.get(opts.setId));
     if (!info) throw new Error(`job set ${opts.setId} not found (expired, or another Redis?)`);
     last = info;

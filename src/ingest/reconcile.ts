@@ -1,5 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import { IngestBatchJobSchema, type FailedDoc, type IngestBatchJob, type IngestBatchResult, type JobSetStore } from '../queue/index.js';
+import type { Client } from '../opensearch/client.js';
+import { canonicalJson, contentHash } from './content-hash.js';
 import { failedDoc } from './batch-processor.js';
 
 /**
@@ -13,15 +15,27 @@ import { failedDoc } from './batch-processor.js';
  * `invalid_job` record for the job when none is readable. Before, such a job was never counted and
  * its set never done.
  */
-export async function settleFailedJob(store: JobSetStore, job: Job<IngestBatchJob>, reason: string, setIdHint?: string): Promise<boolean> {
+export async function settleFailedJob(store: JobSetStore, job: Job<IngestBatchJob>, reason: string, setIdHint?: string, client?: Client): Promise<boolean> {
   if (!job.id) return false;
   const data = IngestBatchJobSchema.safeParse(job.data);
   if (data.success) {
     const { setId, docs } = data.data;
     if (await store.isCommitted(setId, job.id)) return false;
     const before = new Set(indexedInProgress(job.progress));
-    const failed = docs.filter((d) => !before.has(d.id)).map((d) => failedDoc(d, 'job_failed', reason));
-    return store.commitBatch(setId, job.id, { indexed: docs.length - failed.length, skipped: 0, failed });
+    // With the cluster at hand (a worker, ingest --wait, reindex, status), a job failed after its
+    // runs were killed (stalled too often) counts what its killed runs wrote as indexed and what
+    // was already there as skipped: only the documents not in the index are failed.
+    const found = client ? await inIndex(client, data.data, new Set(sentInProgress(job.progress))).catch(() => undefined) : undefined;
+    let indexed = 0;
+    let skipped = 0;
+    const failed: FailedDoc[] = [];
+    for (const d of docs) {
+      const f = found?.get(d.id);
+      if (before.has(d.id) || f === 'written') indexed++;
+      else if (f === 'unchanged') skipped++;
+      else failed.push(failedDoc(d, 'job_failed', reason));
+    }
+    return store.commitBatch(setId, job.id, { indexed, skipped, failed });
   }
   const raw = (job.data ?? {}) as { setId?: unknown; docs?: unknown };
   const setId = typeof raw.setId === 'string' && raw.setId.length > 0 ? raw.setId : setIdHint;
@@ -45,16 +59,36 @@ export async function settleFailedJob(store: JobSetStore, job: Job<IngestBatchJo
  * `status` and `ingest --wait`, so that a job failed while no worker was listening (e.g. stalled
  * beyond maxStalledCount) still ends the job set instead of leaving it pending forever.
  */
-export async function reconcileJobSet(queue: Queue<IngestBatchJob, IngestBatchResult>, store: JobSetStore, setId: string): Promise<number> {
+export async function reconcileJobSet(queue: Queue<IngestBatchJob, IngestBatchResult>, store: JobSetStore, setId: string, client?: Client): Promise<number> {
   let settled = 0;
   const pageSize = 200;
   for (let start = 0; ; start += pageSize) {
     const jobs = await queue.getFailed(start, start + pageSize - 1);
     for (const job of jobs) {
-      if (job?.id?.startsWith(`${setId}-`) && (await settleFailedJob(store, job, job.failedReason ?? 'job failed', setId))) settled++;
+      if (job?.id?.startsWith(`${setId}-`) && (await settleFailedJob(store, job, job.failedReason ?? 'job failed', setId, client))) settled++;
     }
     if (jobs.length < pageSize) return settled;
   }
+}
+
+/**
+ * Which documents of a job are in the index as the job would have written them (same content hash
+ * and metadata; any stored copy for a create-only job): `written` when a run of this job sent them,
+ * `unchanged` when they were there already. Needs the job's model (producers record it).
+ */
+async function inIndex(client: Client, job: IngestBatchJob, sent: ReadonlySet<string>): Promise<Map<string, 'written' | 'unchanged'>> {
+  const out = new Map<string, 'written' | 'unchanged'>();
+  if (!job.model && !job.createOnly) return out;
+  const res = await client.mget({ index: job.index, body: { ids: job.docs.map((d) => d.id) }, _source_includes: ['content_hash', 'metadata'] } as any, { requestTimeout: 5000, maxRetries: 0 } as any);
+  const stored = new Map<string, { hash?: string; metadata: string }>();
+  for (const d of (res.body as any).docs ?? []) if (d.found) stored.set(d._id, { hash: d._source?.content_hash, metadata: canonicalJson(d._source?.metadata ?? null) });
+  for (const d of job.docs) {
+    const s = stored.get(d.id);
+    if (!s) continue;
+    const same = job.createOnly === true || (s.hash === contentHash(job.model!, d) && s.metadata === canonicalJson(d.metadata ?? null));
+    if (same) out.set(d.id, sent.has(d.id) ? 'written' : 'unchanged');
+  }
+  return out;
 }
 
 /** Ids that earlier runs of a job reported as indexed (kept in the job's progress). */

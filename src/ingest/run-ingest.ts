@@ -117,6 +117,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestRunResult> {
         store,
         queue,
         setId: produced.setId,
+        client,
         onUpdate: (i) => reporter?.update(i),
         ...(worker ? { failOn: worker.fatal } : {}),
         ...(opts.stallTimeoutMs !== undefined ? { stallTimeoutMs: opts.stallTimeoutMs } : {}),

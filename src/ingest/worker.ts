@@ -194,7 +194,7 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
     if (final) {
       stats.failedJobs++;
       // Normally the processor already counted the batch; this covers failures outside it.
-      settleFailedJob(store, job, err.message).catch((e) => log.error({ err: (e as Error).message }, 'cannot settle failed job'));
+      settleFailedJob(store, job, err.message, undefined, client).catch((e) => log.error({ err: (e as Error).message }, 'cannot settle failed job'));
     }
   });
   worker.on('error', (err: Error) => {

@@ -304,7 +304,7 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
     const reporter = opts.progress === false ? undefined : progressReporter();
     let final: JobSetInfo;
     try {
-      final = await waitForJobSet({ store, queue, setId, onUpdate: (i) => reporter?.update(i), ...(opts.signal ? { signal: opts.signal } : {}) });
+      final = await waitForJobSet({ store, queue, setId, client, onUpdate: (i) => reporter?.update(i), ...(opts.signal ? { signal: opts.signal } : {}) });
     } finally {
       reporter?.stop();
     }

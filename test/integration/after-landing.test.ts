@@ -8,10 +8,10 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createEncoder } from '../../src/encoder/index.js';
 import type { Encoder } from '../../src/encoder/types.js';
-import { runIngestBatch, type BatchContext } from '../../src/ingest/index.js';
+import { runIngestBatch, settleFailedJob, type BatchContext } from '../../src/ingest/index.js';
 import { createOpenSearchClient } from '../../src/opensearch/client.js';
 import { ensureConceptIndex } from '../../src/opensearch/indexes.js';
-import { JobSetStore, newJobSetId, type IngestBatchJob } from '../../src/queue/index.js';
+import { createIngestQueue, INGEST_BATCH_JOB, JobSetStore, newJobSetId, type IngestBatchJob } from '../../src/queue/index.js';
 import { createRedis } from '../../src/redis.js';
 import { TINY_MODEL } from '../helpers/encoder-fixture.js';
 import { cleanup, uniqueConfig } from './ingest-helpers.js';
@@ -20,6 +20,7 @@ const config = { ...uniqueConfig('after-landing'), modelDir: TINY_MODEL };
 const client = createOpenSearchClient(config);
 const redis = createRedis(config);
 const store = new JobSetStore(redis);
+const queue = createIngestQueue(config.queue, redis);
 const setIds: string[] = [];
 let encoder: Encoder;
 
@@ -29,6 +30,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await queue.obliterate({ force: true }).catch(() => {});
+  await queue.close();
   await encoder?.close();
   await cleanup(config, client, setIds);
   await redis.quit();
@@ -94,4 +97,23 @@ it('forwarding fails on an earlier attempt: the retry counts the documents as in
   const r = await runIngestBatch(ctx({}), job, { jobId, final: false, indexedBefore: new Set(indexed), sentBefore: new Set(sent), saveIndexed: async () => {} });
   expect(r).toMatchObject({ indexed: 4, skipped: 0, failed: 0 });
   expect((await store.get(job.setId))!).toMatchObject({ done: true, indexed: 4, skipped: 0, failed: 0 });
+});
+
+it('a job failed after stalling too often counts what its killed runs wrote as indexed, not failed', async () => {
+  // The job's runs were killed after writing (progress.sent), BullMQ then failed it ("job stalled
+  // more than allowable limit"); settling it with the cluster at hand finds its documents in the index.
+  const data = await newSet('stalled', 4);
+  const job = await queue.add(INGEST_BATCH_JOB, data, { jobId: `${data.setId}-0` });
+  const jobId = job.id!;
+  await expect(runIngestBatch(ctx({ afterBatch: async () => { throw new Error('killed'); } }), data, { jobId, final: false, indexedBefore: new Set(), saveIndexed: async () => {}, saveSent: (ids) => job.updateProgress({ sent: ids }) })).rejects.toThrow(/killed/);
+  const fresh = (await queue.getJob(jobId))!;
+  const withoutClient = await newSet('stalled-no-client', 4);
+  const other = await queue.add(INGEST_BATCH_JOB, withoutClient, { jobId: `${withoutClient.setId}-0` });
+  await settleFailedJob(store, other, 'job stalled more than allowable limit');
+  await settleFailedJob(store, fresh, 'job stalled more than allowable limit', undefined, client);
+  const s = (await store.get(data.setId))!;
+  const n = (await store.get(withoutClient.setId))!;
+  console.log(JSON.stringify({ fault: 'job failed after too many stalls, its documents written before', docs: 4, indexed: s.indexed, failed: s.failed, withoutCluster: { indexed: n.indexed, failed: n.failed } }));
+  expect(s).toMatchObject({ done: true, indexed: 4, skipped: 0, failed: 0 });
+  expect(n).toMatchObject({ done: true, indexed: 0, failed: 4 }); // never written: failed, as before
 });

@@ -1,7 +1,7 @@
 """Golden vectors: what the runtime must reproduce on any machine (torch-free).
 
-Encoded one text at a time with the product's session settings (runtime.py: graph optimisation
-'basic'), pruned as the manifest says. The tolerance is the cross-machine guarantee of
+Encoded one text at a time with the product's session settings (runtime.py: all fusions,
+QDQ handling off), pruned as the manifest says. The tolerance is the cross-machine guarantee of
 docs/ENCODER.md ("Across machines"): each concept within 1e-3 and a cosine of at least 0.9999 per text,
 on any x86-64 CPU. Measured drift between AVX2 and AVX-512 kernels is about 1e-6; the regression
 fixtures of test/integration/encoder-golden-regression.test.ts show that one wrong weight, a wrong

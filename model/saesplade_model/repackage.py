@@ -28,7 +28,7 @@ def repackage(pkg: Path, version: str, margin: float, out_margin: float):
     if prov.exists():
         prov.write_text(prov.read_text().rstrip("\n") + f"\n\n{version}: the {old} graph with a tie margin on its two "
                         f"top-k cuts (margin {margin}, final {out_margin}; model/saesplade_model/tie_margin.py) and golden "
-                        f"vectors made at onnxruntime's 'basic' optimisation level (`python -m saesplade_model.repackage`).\n")
+                        f"vectors made with onnxruntime's QDQ handling off (`python -m saesplade_model.repackage`).\n")
     print(f"{pkg}: {old} -> {version}, tie margin {margin} / {out_margin}, golden vectors rewritten")
 
 

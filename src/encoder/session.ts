@@ -53,10 +53,13 @@ export async function openSession(file: string, opts: SessionOptions = {}): Prom
   const base: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: Math.max(1, Math.floor(opts.threads ?? defaultThreads())),
     interOpNumThreads: 1,
-    // 'basic', not 'all': onnxruntime's extended fusions pick CPU-specific kernels that move the hidden
-    // states by up to 4e-2 between AVX2 and AVX-512 machines, enough to swap concepts at the per-token
-    // top-k; at 'basic' the two agree to about 1e-6, for 5-8 % of speed (docs/ENCODER.md, "Across machines").
-    graphOptimizationLevel: 'basic',
+    graphOptimizationLevel: 'all',
+    // QDQ handling off: with it on, onnxruntime turns each weight-only DequantizeLinear -> MatMul into an
+    // int8 kernel that quantizes activations on the fly with CPU-specific code, and AVX2 and AVX-512
+    // machines then disagree by 2-4 % in the hidden states, enough to swap concepts at the per-token
+    // top-k. Off, constant folding dequantizes the weights once at load and the MatMuls run in fp32: the
+    // CPUs agree to ~1e-6 (docs/ENCODER.md, "Across machines"). `extra` reaches the native session config.
+    extra: { session: { disable_quant_qdq: '1' } },
     // warnings such as "Removing initializer" are noise for users; errors still surface as exceptions
     logSeverityLevel: 3,
   };

@@ -1,15 +1,16 @@
 /**
  * The CLI's exit codes (README, "Exit codes"), pinned on the built CLI (dist/src/cli.js: `npm run
  * build` first): 0 ok, 1 failed or refused, 3 an eval figure outside its tolerance, 69 a service
- * unavailable. Needs OpenSearch and Redis (scripts/services.sh start) for the eval cases.
+ * unavailable, 130 a worker stopped by a second signal. Needs OpenSearch and Redis (scripts/services.sh start).
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, PACKAGE_ROOT } from '../../src/config.js';
 import { createOpenSearchClient } from '../../src/opensearch/client.js';
-import { runBuiltCli } from '../helpers/cli.js';
+import { BUILT_CLI, runBuiltCli } from '../helpers/cli.js';
 
 const SAMPLE = path.join(PACKAGE_ROOT, 'samples', 'scifact-mini');
 const stamp = `${process.pid}-${Date.now().toString(36)}`;
@@ -139,4 +140,26 @@ describe('exit codes', () => {
     expect(partial.status, partial.stderr).toBe(3);
     expect(partial.stderr).toMatch(/cannot be checked: only 1 of 2 judged queries were run/);
   }, 600_000);
+
+  it('worker: a second signal while it closes stops it at once with 130, from the CLI edge', async () => {
+    const child = spawn(process.execPath, [BUILT_CLI, 'worker', '--json', '--queue', `test-exit-${stamp}`], {
+      cwd: PACKAGE_ROOT,
+      env: { ...process.env, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    const t0 = Date.now();
+    while (!out.includes('"event":"ready"') && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain('"event":"ready"');
+    // two different signals: the same one sent twice may be delivered once
+    child.kill('SIGTERM');
+    child.kill('SIGINT');
+    expect(await exited, err).toBe(130);
+    expect(err).toMatch(/second signal: exiting now/);
+    expect(err).not.toMatch(/^error:/m);
+  }, 90_000);
 });

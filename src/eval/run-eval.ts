@@ -8,7 +8,7 @@ import type { ModelIdentity } from '../encoder/types.js';
 import { ingest, modelIdentity } from '../ingest/run-ingest.js';
 import { log as defaultLog } from '../log.js';
 import { machineInfo, type MachineInfo } from '../machine.js';
-import { checkOpenSearch, createOpenSearchClient } from '../opensearch/client.js';
+import { checkOpenSearch, createOpenSearchClient, type Client } from '../opensearch/client.js';
 import { CONCEPT_FIELD, ensureConceptIndex } from '../opensearch/indexes.js';
 import { deleteIndexSafely } from '../opensearch/safety.js';
 import { assertIndexName, assertQueueName } from '../names.js';
@@ -184,52 +184,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     const engine = await checkOpenSearch(client, config.opensearchUrl);
 
     // 1. The index: reuse, or (re)build through the queue and an in-process worker.
-    let reused = false;
-    let ingestInfo: EvalResult['ingest'];
-    const exists = (await client.indices.exists({ index })).body as boolean;
-    if (exists && opts.recreate) {
-      say(`deleting the existing index ${index} (--recreate)`);
-      await deleteIndexSafely(client, index, '--recreate');
-    } else if (exists) {
-      const { problem, resumable } = await reuseCheck(client, index, ds, model);
-      if (!opts.reuse) {
-        throw new EvalError(
-          `index "${index}" exists${problem ? ` (and could not be reused as it is: ${problem})` : ''}. Pass --reuse to evaluate it` +
-            `${resumable ? ' (it looks like an interrupted load of this corpus: --reuse completes it)' : ''}, --recreate to rebuild it, or --index to use another name.`,
-        );
-      }
-      if (problem && !resumable) throw new EvalError(`cannot reuse index "${index}": ${problem}. Use --recreate to rebuild it, or --index to build another.`);
-      if (problem) {
-        say(`index ${index} is an incomplete load of this corpus (${problem}): ingesting again, unchanged documents are skipped`);
-      } else {
-        reused = true;
-        const prev = (await readEvalMeta(client, index))?.ingest;
-        if (prev) ingestInfo = { docs: prev.indexed + prev.failed, indexed: prev.indexed, skipped: 0, failed: prev.failed, seconds: prev.seconds, docsPerS: prev.docs_per_s, previous: { at: prev.at } };
-        say(`reusing index ${index} (model ${model.name}@${model.version}, ${ds.docIds.length} documents, corpus checked)`);
-      }
-    }
-    if (!reused) {
-      say(`ingesting ${ds.corpusPath} into ${index} (queue ${queueName}, in-process worker)`);
-      // The name already carries the model: a concrete index (ingest would make a new name an alias).
-      await ensureConceptIndex(client, index, model);
-      const r = await ingest({
-        config,
-        source: ds.corpusPath,
-        parse: { format: 'beir' },
-        withWorker: { concurrency: opts.concurrency ?? DEFAULT_WORKER_CONCURRENCY },
-        progress: showProgress,
-        refresh: true,
-        log,
-        ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
-      });
-      const s = r.summary!;
-      const kept = Boolean(opts.keepJobs) || s.failed > 0;
-      ingestInfo = { docs: s.read, indexed: s.indexed, skipped: s.skipped, failed: s.failed, seconds: s.elapsedS, docsPerS: s.docsPerS, setId: r.setId, kept };
-      say(`ingested: ${s.indexed} indexed, ${s.skipped} skipped, ${s.failed} failed in ${s.elapsedS} s (${s.docsPerS} docs/s)`);
-      if (s.failed > 0) say(`warning: ${s.failed} documents failed; see them with: saesplade failed ${r.setId}`);
-      if (!kept) await cleanupJobs(config, r.setId, ownQueue);
-      await writeEvalMeta(client, index, ds, { indexed: s.indexed, failed: s.failed, seconds: s.elapsedS, docs_per_s: s.docsPerS, at: new Date().toISOString() });
-    }
+    const { reused, ingestInfo } = await prepareIndex({ opts, client, config, index, ds, model, ownQueue, say, log, showProgress });
 
     // 2. Size on disk and the stored vectors.
     const size_ = await measureIndexSize(client, index, Boolean(opts.forceMerge));
@@ -337,25 +292,112 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     if (c && b) result.latencyRatio = { total: c.latencyMs.p50 / b.latencyMs.p50, search: c.searchMs.p50 / b.searchMs.p50 };
 
     // 5. Consistency with the Python toolkit's exact dot products (expected.json, or REPORT.md).
-    const ref = c ? loadReference(modelDir, ds.name, opts.referenceReport) : undefined;
-    if (c && ref?.figure) {
-      const reasons: string[] = [];
-      if (queries.length < ds.queries.length) reasons.push(`only ${queries.length} of ${ds.queries.length} judged queries were run`);
-      if (size_.docs !== ds.docIds.length) reasons.push(`the index holds ${size_.docs} of the corpus's ${ds.docIds.length} documents`);
-      if (opts.request?.pruning && Object.keys(opts.request.pruning).length > 0) reasons.push('query-side pruning differs from the package defaults');
-      if (opts.request?.twoPhase) reasons.push('two-phase search is on');
-      if (!/shipped|onnx/i.test(ref.figure.system)) reasons.push(`the Python figure is not of the shipped ONNX graph ("${ref.figure.system}"), so the vectors differ`);
-      result.consistency = compareWithReference(ref.figure, c.ndcg10, tolerance, reasons.length === 0, reasons.length ? reasons.join('; ') : `from ${ref.file}`, {
-        measured: { ndcg10: c.ndcg10, mrr10: c.mrr10, recall100: c.recall100 },
-        tolerance: ref.tolerance,
-      });
-    }
-    if (ref) result.referenceFile = ref.file;
+    if (c) Object.assign(result, compareWithPython({ opts, modelDir, ds, queriesRun: queries.length, docsInIndex: size_.docs, concepts: c, tolerance }));
     result.elapsedS = Math.round((Date.now() - t0) / 100) / 10;
     return result;
   } finally {
     await client.close();
   }
+}
+
+/**
+ * Step 1 of runEval: the index to evaluate. An existing one is reused (--reuse) when it holds this
+ * corpus encoded by this model, completed when it is an interrupted load of it, or deleted first
+ * (--recreate); otherwise the corpus is ingested through the queue and an in-process worker, and the
+ * collection recorded in the index's _meta. Returns whether it was reused and what the ingest did
+ * (or, reused, what it did when the index was built).
+ */
+async function prepareIndex(c: {
+  opts: EvalOptions;
+  client: Client;
+  config: Config;
+  index: string;
+  ds: BeirDataset;
+  model: ModelIdentity;
+  ownQueue: boolean;
+  say: (line: string) => void;
+  log: Logger;
+  showProgress: boolean;
+}): Promise<{ reused: boolean; ingestInfo: EvalResult['ingest'] }> {
+  const { opts, client, config, index, ds, model, ownQueue, say, log, showProgress } = c;
+  let reused = false;
+  let ingestInfo: EvalResult['ingest'];
+  const exists = (await client.indices.exists({ index })).body as boolean;
+  if (exists && opts.recreate) {
+    say(`deleting the existing index ${index} (--recreate)`);
+    await deleteIndexSafely(client, index, '--recreate');
+  } else if (exists) {
+    const { problem, resumable } = await reuseCheck(client, index, ds, model);
+    if (!opts.reuse) {
+      throw new EvalError(
+        `index "${index}" exists${problem ? ` (and could not be reused as it is: ${problem})` : ''}. Pass --reuse to evaluate it` +
+          `${resumable ? ' (it looks like an interrupted load of this corpus: --reuse completes it)' : ''}, --recreate to rebuild it, or --index to use another name.`,
+      );
+    }
+    if (problem && !resumable) throw new EvalError(`cannot reuse index "${index}": ${problem}. Use --recreate to rebuild it, or --index to build another.`);
+    if (problem) {
+      say(`index ${index} is an incomplete load of this corpus (${problem}): ingesting again, unchanged documents are skipped`);
+    } else {
+      reused = true;
+      const prev = (await readEvalMeta(client, index))?.ingest;
+      if (prev) ingestInfo = { docs: prev.indexed + prev.failed, indexed: prev.indexed, skipped: 0, failed: prev.failed, seconds: prev.seconds, docsPerS: prev.docs_per_s, previous: { at: prev.at } };
+      say(`reusing index ${index} (model ${model.name}@${model.version}, ${ds.docIds.length} documents, corpus checked)`);
+    }
+  }
+  if (!reused) {
+    say(`ingesting ${ds.corpusPath} into ${index} (queue ${config.queue}, in-process worker)`);
+    // The name already carries the model: a concrete index (ingest would make a new name an alias).
+    await ensureConceptIndex(client, index, model);
+    const r = await ingest({
+      config,
+      source: ds.corpusPath,
+      parse: { format: 'beir' },
+      withWorker: { concurrency: opts.concurrency ?? DEFAULT_WORKER_CONCURRENCY },
+      progress: showProgress,
+      refresh: true,
+      log,
+      ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+    });
+    const s = r.summary!;
+    const kept = Boolean(opts.keepJobs) || s.failed > 0;
+    ingestInfo = { docs: s.read, indexed: s.indexed, skipped: s.skipped, failed: s.failed, seconds: s.elapsedS, docsPerS: s.docsPerS, setId: r.setId, kept };
+    say(`ingested: ${s.indexed} indexed, ${s.skipped} skipped, ${s.failed} failed in ${s.elapsedS} s (${s.docsPerS} docs/s)`);
+    if (s.failed > 0) say(`warning: ${s.failed} documents failed; see them with: saesplade failed ${r.setId}`);
+    if (!kept) await cleanupJobs(config, r.setId, ownQueue);
+    await writeEvalMeta(client, index, ds, { indexed: s.indexed, failed: s.failed, seconds: s.elapsedS, docs_per_s: s.docsPerS, at: new Date().toISOString() });
+  }
+  return { reused, ingestInfo };
+}
+
+/**
+ * Step 5 of runEval: the concepts mode's figures against the Python toolkit's for this collection
+ * (the package's expected.json, else its REPORT.md, or --reference), with whether the two are
+ * comparable at all (all judged queries, the whole corpus, the package's pruning, the shipped graph).
+ */
+function compareWithPython(c: {
+  opts: EvalOptions;
+  modelDir: string;
+  ds: BeirDataset;
+  queriesRun: number;
+  docsInIndex: number;
+  concepts: ModeResult;
+  tolerance: number;
+}): Pick<EvalResult, 'consistency' | 'referenceFile'> {
+  const { opts, ds, concepts } = c;
+  const ref = loadReference(c.modelDir, ds.name, opts.referenceReport);
+  if (!ref) return {};
+  if (!ref.figure) return { referenceFile: ref.file };
+  const reasons: string[] = [];
+  if (c.queriesRun < ds.queries.length) reasons.push(`only ${c.queriesRun} of ${ds.queries.length} judged queries were run`);
+  if (c.docsInIndex !== ds.docIds.length) reasons.push(`the index holds ${c.docsInIndex} of the corpus's ${ds.docIds.length} documents`);
+  if (opts.request?.pruning && Object.keys(opts.request.pruning).length > 0) reasons.push('query-side pruning differs from the package defaults');
+  if (opts.request?.twoPhase) reasons.push('two-phase search is on');
+  if (!/shipped|onnx/i.test(ref.figure.system)) reasons.push(`the Python figure is not of the shipped ONNX graph ("${ref.figure.system}"), so the vectors differ`);
+  const consistency = compareWithReference(ref.figure, concepts.ndcg10, c.tolerance, reasons.length === 0, reasons.length ? reasons.join('; ') : `from ${ref.file}`, {
+    measured: { ndcg10: concepts.ndcg10, mrr10: concepts.mrr10, recall100: concepts.recall100 },
+    tolerance: ref.tolerance,
+  });
+  return { consistency, referenceFile: ref.file };
 }
 
 /** Removes the ingest job set and, when eval created it, the queue. */

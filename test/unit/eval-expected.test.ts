@@ -11,7 +11,8 @@ describe('expected.json', () => {
   it('models/default/expected.json holds the shipped-graph row of its REPORT.md, collection by collection', () => {
     const exp = parseExpected(readFileSync(path.join(DEFAULT, 'expected.json'), 'utf8'), 'expected.json');
     const report = readFileSync(path.join(DEFAULT, 'REPORT.md'), 'utf8');
-    expect(Object.keys(exp.collections).sort()).toEqual(['cacm', 'cisi', 'npl', 'scifact']);
+    // as many collections as the report measured the shipped graph on (model 1.2.0: all four; a build may measure fewer)
+    expect(Object.keys(exp.collections).length).toBeGreaterThan(0);
     for (const [name, figs] of Object.entries(exp.collections)) {
       const fromReport = parseReferenceReport(report, name)!;
       expect(fromReport.system.replace(/\*\*/g, '')).toBe(exp.system);
@@ -21,7 +22,8 @@ describe('expected.json', () => {
 
   it('is preferred over REPORT.md, which stays the fallback', () => {
     expect(loadReference(DEFAULT, 'cacm')!.file).toBe(path.join(DEFAULT, 'expected.json'));
-    expect(loadReference(DEFAULT, 'cacm', path.join(DEFAULT, 'REPORT.md'))!.figure!.ndcg10).toBe(0.437);
+    const report = readFileSync(path.join(DEFAULT, 'REPORT.md'), 'utf8');
+    expect(loadReference(DEFAULT, 'cacm', path.join(DEFAULT, 'REPORT.md'))!.figure).toEqual(parseReferenceReport(report, 'cacm'));
     expect(loadReference(DEFAULT, 'no-such-collection')!.figure).toBeUndefined();
   });
 

@@ -172,7 +172,8 @@ def training_text(info) -> str:
         t.append("\n  | step | dev-split nDCG@10 (mean of cisi, cacm, npl; real queries) | pseudo-query dev KL | "
                  "nnz/query | nnz/doc (<=128 tokens) |\n  |---|---|---|---|---|")
         for e in s2.get("evals", []):
-            t.append(f"  | {e['step']} | {e.get('dev_ndcg10', '')} | {e.get('kl', '')} | {e['nnz_q']} | {e['nnz_d']} |")
+            d = e.get("dev_ndcg10")
+            t.append(f"  | {e['step']} | {'' if d is None else f'{d:.4f}'} | {e.get('kl', '')} | {e['nnz_q']} | {e['nnz_d']} |")
     if e2:
         t.append(f"\n- After stage 2 the encoder reconstructs through the frozen stage-1 decoder with FVE {e2['fve']:.3f}; "
                  f"dead concepts {e2['dead']}.")

@@ -73,19 +73,7 @@ def session(model_bytes_or_path, threads: int = 2):
     """The product's session settings (runtime.py); SAESPLADE_ORT_OPT=all|extended|basic|none sets the
     optimisation level with QDQ handling on (onnxruntime's default), to show the drift it causes."""
     opt = os.environ.get("SAESPLADE_ORT_OPT")
-    if not opt:
-        return ort_session(model_bytes_or_path, threads)
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 3
-    so.graph_optimization_level = {"all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-                                   "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-                                   "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-                                   "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL}[opt]
-    return ort.InferenceSession(model_bytes_or_path if isinstance(model_bytes_or_path, bytes) else str(model_bytes_or_path),
-                                so, providers=["CPUExecutionProvider"])
+    return ort_session(model_bytes_or_path, threads, level=opt, qdq=True) if opt else ort_session(model_bytes_or_path, threads)
 
 
 def tokenizer(pkg: Path, max_length: int):
@@ -338,18 +326,11 @@ def cmd_speed(a):
     """Forward-pass time of the package's graph with the product's session settings (runtime.py: all
     fusions, QDQ handling off) and with onnxruntime's defaults at the `all` and `basic` levels, alternated
     in one run (ratio to `all`, so machines of different speed compare)."""
-    import onnxruntime as ort
     pkg = Path(a.package)
     graph = pkg / json.loads((pkg / "manifest.json").read_text())["graphs"]["document"]["file"]
-
-    def plain(level):
-        so = ort.SessionOptions()
-        so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = a.threads, 1, 3
-        so.graph_optimization_level = level
-        return ort.InferenceSession(str(graph), so, providers=["CPUExecutionProvider"])
     sess = {"product (all, QDQ off)": ort_session(graph, a.threads),
-            "all (QDQ on)": plain(ort.GraphOptimizationLevel.ORT_ENABLE_ALL),
-            "basic (QDQ on)": plain(ort.GraphOptimizationLevel.ORT_ENABLE_BASIC)}
+            "all (QDQ on)": ort_session(graph, a.threads, level="all", qdq=True),
+            "basic (QDQ on)": ort_session(graph, a.threads, level="basic", qdq=True)}
     rng = np.random.default_rng(0)
     ids = rng.integers(2000, 20000, (a.batch, a.tokens)).astype(np.int64)
     ids[:, 0], ids[:, -1] = 101, 102

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { SparseVector } from '../sparse.js';
+import { dot, type SparseVector } from '../sparse.js';
 import { ModelPackageError } from './errors.js';
 import { displayPath, type ModelPackage } from './package.js';
 import type { Encoder, EncodeMode } from './types.js';
@@ -69,20 +69,18 @@ export function compareVectors(got: SparseVector, want: { indices: number[]; val
   return problems;
 }
 
-/** Cosine of two sparse vectors (1 when both are empty). */
-export function sparseCosine(a: { indices: ArrayLike<number>; values: ArrayLike<number> }, b: { indices: ArrayLike<number>; values: ArrayLike<number> }): number {
-  const m = new Map<number, number>();
-  for (let i = 0; i < b.indices.length; i++) m.set(b.indices[i]!, b.values[i]!);
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.indices.length; i++) {
-    dot += a.values[i]! * (m.get(a.indices[i]!) ?? 0);
-    na += a.values[i]! ** 2;
-  }
-  for (let i = 0; i < b.values.length; i++) nb += b.values[i]! ** 2;
+/** Cosine of two sparse vectors (1 when both are empty), through the shared sorted-vector dot(). */
+export function sparseCosine(a: SparseVector, b: SparseVector): number {
+  const na = dot(a, a);
+  const nb = dot(b, b);
   if (na === 0 || nb === 0) return na === nb ? 1 : 0;
-  return dot / Math.sqrt(na * nb);
+  return dot(a, b) / Math.sqrt(na * nb);
+}
+
+/** A golden case's vector sorted by concept id (golden.json lists them heaviest first). */
+function asSparseVector(c: { indices: number[]; values: number[] }): SparseVector {
+  const order = c.indices.map((_, i) => i).sort((x, y) => c.indices[x]! - c.indices[y]!);
+  return { indices: Uint32Array.from(order, (i) => c.indices[i]!), values: Float32Array.from(order, (i) => c.values[i]!) };
 }
 
 /** Encodes every golden case with `encoder` and compares; returns the failing cases. */
@@ -99,7 +97,7 @@ export async function checkGolden(encoder: Encoder, golden: Golden): Promise<{ c
       const problems = compareVectors(vecs[i]!, c, golden.tolerance.abs);
       const minCos = golden.tolerance.cosine;
       if (minCos !== undefined) {
-        const cos = sparseCosine(vecs[i]!, c);
+        const cos = sparseCosine(vecs[i]!, asSparseVector(c));
         if (cos < minCos) problems.unshift(`cosine ${cos.toFixed(6)} < ${minCos}`);
       }
       if (problems.length) failures.push({ case: c, problems });

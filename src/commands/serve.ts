@@ -35,6 +35,9 @@ finish and closes the encoder and the clients. Every flag has an environment var
       .option('--max-waiting-jobs <n>', 'POST /v1/documents answers 503 while more batch jobs wait (env SAESPLADE_MAX_WAITING_JOBS, default 1000; 0: no limit)')
       .option('--with-worker [concurrency]', 'also run an ingest worker in this process (default concurrency 1), encoding behind searches')
       .option('--shutdown-grace <s>', 'seconds requests in flight get on SIGTERM (env SAESPLADE_SHUTDOWN_GRACE, default 30)')
+      .option('--compat-port <n>', 'also serve the OpenSearch-compatible endpoint on this port (docs/COMPAT.md; env SAESPLADE_COMPAT_PORT; default: off)')
+      .option('--compat-text-fields <list>', 'fields the compatible endpoint encodes, first = title (env SAESPLADE_COMPAT_TEXT_FIELDS, default title,text)', listOption)
+      .option('--compat-body-limit <bytes>', 'largest body the compatible endpoint reads (env SAESPLADE_COMPAT_BODY_LIMIT, default 104857600)')
       .option('--json', 'print JSON lines on stdout: {"event":"ready","url":...} when listening, {"event":"closed"} at exit'),
   ).action(async (opts: Record<string, any>) => {
     const config = configFrom(opts);
@@ -52,6 +55,9 @@ finish and closes the encoder and the clients. Every flag has an environment var
       maxWaitingJobs: opts.maxWaitingJobs,
       withWorker: opts.withWorker === undefined ? undefined : opts.withWorker === true ? 1 : opts.withWorker,
       shutdownGraceS: opts.shutdownGrace,
+      compatPort: opts.compatPort,
+      compatTextFields: opts.compatTextFields,
+      compatBodyLimit: opts.compatBodyLimit,
     });
     const log = createLogger(config.logLevel);
     const server = await startServer({ config, options, log });
@@ -59,7 +65,8 @@ finish and closes the encoder and the clients. Every flag has an environment var
       { url: server.url, index: config.index, queue: config.queue, model: `${server.ctx.model.name}@${server.ctx.model.version}`, encoderThreads: server.ctx.gate.opts.concurrency, encoderQueue: options.encoderQueue, inProcessWorker: options.withWorker },
       `listening on ${server.url} (explorer ${server.url}/, API docs ${server.url}/docs)`,
     );
-    if (opts.json) process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, url: server.url }) + '\n');
+    if (server.compatUrl) log.info({ url: server.compatUrl, upstream: server.ctx.redact(config.opensearchUrl) }, `OpenSearch-compatible endpoint on ${server.compatUrl} (point an OpenSearch client here)`);
+    if (opts.json) process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, url: server.url, ...(server.compatUrl ? { compatUrl: server.compatUrl } : {}) }) + '\n');
     await new Promise<void>((resolve) => {
       let signals = 0;
       const onSignal = (sig: NodeJS.Signals) => {

@@ -124,7 +124,7 @@ export function validateDocument(obj: Record<string, unknown>, location: string,
     return { ok: false, code: 'invalid_metadata', id: id.data, reason: `metadata field "${opts.metadataField}" must be an object` };
   }
 
-  const doc: SourceDoc = { id: id.data, ...splitTitle(texts), source: location };
+  const doc: SourceDoc = { id: id.data, ...titleAndText(texts), source: location };
   if (md.data) doc.metadata = md.data;
   return { ok: true, doc };
 }
@@ -133,7 +133,7 @@ export function validateDocument(obj: Record<string, unknown>, location: string,
  * Maps the configured text fields onto the index's `title` and `text`: with one field it is the
  * `text`; with more, the first is the `title` and the others, joined by a blank line, the `text`.
  */
-function splitTitle(texts: string[]): { title?: string; text: string } {
+export function titleAndText(texts: string[]): { title?: string; text: string } {
   if (texts.length === 1) return { text: texts[0]! };
   const rest = texts.slice(1).filter((t) => t.trim() !== '').join('\n\n');
   return texts[0]!.trim() !== '' ? { title: texts[0]!, text: rest } : { text: rest };

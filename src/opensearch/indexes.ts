@@ -4,7 +4,7 @@ import type { Client } from '@opensearch-project/opensearch';
 import { PACKAGE_ROOT } from '../config.js';
 import type { ModelIdentity } from '../encoder/types.js';
 import { SaespladeError } from '../errors.js';
-import { readMetas } from './meta.js';
+import { readMetas, type ReadOptions } from './meta.js';
 
 /** The field that holds concept weights (`rank_features`). */
 export const CONCEPT_FIELD = 'concepts';
@@ -103,8 +103,8 @@ function metaOf(raw: Partial<IndexModelMeta> | undefined): IndexModelMeta | unde
 }
 
 /** The model recorded on every index behind a name (one entry for a concrete index), by index name. */
-export async function readIndexModels(client: Client, index: string): Promise<[string, IndexModelMeta | undefined][]> {
-  return Object.entries(await readMetas(client, index))
+export async function readIndexModels(client: Client, index: string, options?: ReadOptions): Promise<[string, IndexModelMeta | undefined][]> {
+  return Object.entries(await readMetas(client, index, options))
     .map(([name, meta]) => [name, metaOf(meta)] as [string, IndexModelMeta | undefined])
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }

@@ -8,9 +8,14 @@ import type { Client } from '@opensearch-project/opensearch';
  */
 export type IndexMeta = Record<string, any>;
 
+/** Per-request options of a read: the OpenSearch-compatible endpoint sends its caller's own credentials. */
+export interface ReadOptions {
+  headers?: Record<string, string>;
+}
+
 /** `_meta` of every index behind `index` (an index, alias or comma list), by concrete index name. */
-export async function readMetas(client: Client, index: string): Promise<Record<string, IndexMeta>> {
-  const res = await client.indices.getMapping({ index });
+export async function readMetas(client: Client, index: string, options?: ReadOptions): Promise<Record<string, IndexMeta>> {
+  const res = await client.indices.getMapping({ index }, options);
   const out: Record<string, IndexMeta> = {};
   for (const [name, e] of Object.entries(res.body as Record<string, { mappings?: { _meta?: IndexMeta } }>)) out[name] = e.mappings?._meta ?? {};
   return out;

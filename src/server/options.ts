@@ -59,6 +59,12 @@ export const ServerOptionsSchema = z.object({
   withWorker: int(0, 256).default(0),
   /** Seconds in-flight requests get to finish on SIGTERM before connections are cut. */
   shutdownGraceS: int(0, 3600).default(30),
+  /** Port of the OpenSearch-compatible endpoint (docs/COMPAT.md), on the same interface; unset: off. */
+  compatPort: int(0, 65535).optional(),
+  /** Document fields the compatible endpoint encodes, in order (first = title): those `ingest` stores. */
+  compatTextFields: list.default(['title', 'text']).refine((l) => l.length > 0, 'names no field'),
+  /** Largest body the compatible endpoint reads (bulk, documents, searches): OpenSearch's own default, 100 MiB. */
+  compatBodyLimit: int(1024, 2 * 1024 * 1024 * 1024).default(100 * 1024 * 1024),
 });
 
 export type ServerOptions = z.infer<typeof ServerOptionsSchema>;
@@ -77,6 +83,9 @@ export const SERVER_ENV_VARS: Record<keyof ServerOptions, string | undefined> = 
   maxWaitingJobs: 'SAESPLADE_MAX_WAITING_JOBS',
   withWorker: undefined,
   shutdownGraceS: 'SAESPLADE_SHUTDOWN_GRACE',
+  compatPort: 'SAESPLADE_COMPAT_PORT',
+  compatTextFields: 'SAESPLADE_COMPAT_TEXT_FIELDS',
+  compatBodyLimit: 'SAESPLADE_COMPAT_BODY_LIMIT',
 };
 
 export const SERVER_FLAGS: Partial<Record<keyof ServerOptions, string>> = {
@@ -92,6 +101,9 @@ export const SERVER_FLAGS: Partial<Record<keyof ServerOptions, string>> = {
   maxWaitingJobs: '--max-waiting-jobs',
   withWorker: '--with-worker',
   shutdownGraceS: '--shutdown-grace',
+  compatPort: '--compat-port',
+  compatTextFields: '--compat-text-fields',
+  compatBodyLimit: '--compat-body-limit',
 };
 
 /** Keys of a file: one a line; blank lines and `#` comments ignored. */

@@ -17,6 +17,7 @@ import { checkOpenSearch, createOpenSearchClient } from '../opensearch/client.js
 import { createIngestQueue, JobSetStore } from '../queue/index.js';
 import { checkRedis, createRedis } from '../redis.js';
 import { buildApp } from './app.js';
+import { buildCompatApp } from './compat/app.js';
 import { ApiKeys } from './auth.js';
 import type { ReadinessChecks, ServerContext } from './context.js';
 import { EncoderGate } from './encoder-gate.js';
@@ -40,6 +41,9 @@ export interface RunningServer {
   url: string;
   port: number;
   worker?: IngestWorkerHandle;
+  /** The OpenSearch-compatible endpoint, when `compatPort` is set. */
+  compat?: FastifyInstance;
+  compatUrl?: string;
   /** Graceful shutdown; idempotent. */
   close(): Promise<void>;
 }
@@ -110,6 +114,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
 
   let worker: IngestWorkerHandle | undefined;
   let app: FastifyInstance | undefined;
+  let compat: FastifyInstance | undefined;
   const release = async () => {
     gate.close();
     // With Redis unreachable a graceful QUIT would wait for a reconnection: bounded, then cut.
@@ -136,7 +141,12 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     }
     app = await buildApp(ctx);
     await app.listen({ host: options.host, port: options.port });
+    if (options.compatPort !== undefined) {
+      compat = await buildCompatApp(ctx, { textFields: options.compatTextFields, bodyLimit: options.compatBodyLimit });
+      await compat.listen({ host: options.host, port: options.compatPort });
+    }
   } catch (err) {
+    await compat?.close().catch(() => {});
     await app?.close().catch(() => {});
     await worker?.close().catch(() => {});
     await release();
@@ -146,6 +156,8 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const port = typeof addr === 'object' && addr ? addr.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   const url = `http://${host}:${port}`;
+  const compatAddr = compat?.server.address();
+  const compatUrl = compat && typeof compatAddr === 'object' && compatAddr ? `http://${host}:${compatAddr.port}` : undefined;
   if (options.apiKeys.length === 0) log.warn('no API key configured (SAESPLADE_API_KEYS): /v1/documents, /v1/jobs and /admin answer 401');
 
   let closing: Promise<void> | undefined;
@@ -155,14 +167,16 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     url,
     port,
     ...(worker ? { worker } : {}),
+    ...(compat && compatUrl ? { compat, compatUrl } : {}),
     close() {
       closing ??= (async () => {
         const grace = setTimeout(() => {
           log.warn({ graceS: options.shutdownGraceS }, 'requests still in flight after the grace period: closing their connections');
           app!.server.closeAllConnections();
+          compat?.server.closeAllConnections();
         }, options.shutdownGraceS * 1000);
         try {
-          await app!.close();
+          await Promise.all([app!.close(), compat?.close()]);
         } finally {
           clearTimeout(grace);
         }

@@ -12,7 +12,9 @@
  * index from mappings/concepts-index.json (rank_features, english analyzer, model _meta) and refuses
  * a wrong model; a bool of linear rank_feature clauses scores the dot product (the same scores on
  * every engine); 1025 clauses are rejected; point in time open / search_after / close through the
- * adapter; _reindex (slices=auto) and an atomic alias switch.
+ * adapter; _reindex (slices=auto) and an atomic alias switch; the OpenSearch-compatible endpoint
+ * (`serve --compat-port`, real default model) in front of the engine: opensearch-js bulk and a
+ * concept_sparse search with a filter giving search()'s hits.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -22,6 +24,11 @@ import type { ModelIdentity } from '../../src/encoder/types.js';
 import { checkOpenSearch, createOpenSearchClient, type Client } from '../../src/opensearch/client.js';
 import { getEngine, type EngineName, type SearchEngine } from '../../src/opensearch/engine.js';
 import { CONCEPT_FIELD, ensureConceptIndex, IndexModelMismatchError } from '../../src/opensearch/indexes.js';
+import { Client as OpenSearchClient } from '@opensearch-project/opensearch';
+import { ensureIngestTarget } from '../../src/ingest/target.js';
+import { search } from '../../src/search/search.js';
+import { sampleLines } from './ingest-helpers.js';
+import { startTestServer } from './server-helpers.js';
 
 type EngineId = 'opensearch-2' | 'opensearch-3' | 'elasticsearch-7';
 const BASE_PORT = Number(process.env.SAESPLADE_TEST_ENGINES_PORT ?? 9220);
@@ -257,5 +264,30 @@ describe.each(SELECTED)('engine %s', (id) => {
     expect(await ensureConceptIndex(client, alias, MODEL)).toEqual({ created: false });
     const hits = (await client.search({ index: alias, body: { query: rankFeatureQuery(QUERY), size: 10 } })).body.hits.hits as { _id: string }[];
     expect(hits.map((h) => h._id)).toEqual(['d2', 'd1', 'only-in-v2', 'd3']);
+  });
+
+  it('serves the OpenSearch-compatible endpoint: bulk through opensearch-js, a concept_sparse search with a filter equal to search()', async () => {
+    const name = `${prefix}-compat`;
+    const config = loadConfig({ opensearchUrl: url, index: name, queue: `${prefix}-compat`, logLevel: 'warn' }, {});
+    const server = await startTestServer(config, { compatPort: 0, encoderWorkers: 1, encoderThreads: 2 });
+    const app = new OpenSearchClient({ node: server.compatUrl! });
+    try {
+      await ensureIngestTarget(client, name, server.ctx.model, config.modelDir);
+      created.push(...Object.keys((await client.indices.getAlias({ name })).body as object));
+      await client.indices.putMapping({ index: name, body: { properties: { lang: { type: 'keyword' } } } } as any);
+      const docs = sampleLines(6, 200).map((l, i) => ({ ...(JSON.parse(l) as { _id: string; title: string; text: string }), lang: i % 2 ? 'en' : 'de' }));
+      const res = await app.bulk({ refresh: true, body: docs.flatMap((d) => [{ index: { _index: name, _id: d._id } }, { title: d.title, text: d.text, lang: d.lang }]) } as any);
+      expect((res.body as any).errors).toBe(false);
+      expect((res.body as any).items.map((i: any) => i.index.status)).toEqual(docs.map(() => 201));
+      const query = docs[1]!.title;
+      const filter = { match: { lang: 'en' } };
+      const got = (await app.search({ index: name, body: { size: 3, query: { bool: { must: [{ concept_sparse: { concepts: { query_text: query } } }], filter: [filter] } } } } as any)).body as any;
+      const lib = await search({ client, encoder: server.ctx.encoder }, { index: name, query, size: 3, filter });
+      expect(got.hits.hits.map((h: any) => h._id)).toEqual(lib.hits.map((h) => h.id));
+      expect(got.hits.hits[0]._id).toBe(docs[1]!._id);
+    } finally {
+      await app.close();
+      await server.close();
+    }
   });
 });

@@ -54,21 +54,21 @@ async function metricsValue(url: string, name: string): Promise<number | undefin
 }
 
 /** Starts `saesplade serve --json` with the bench's config; resolves with its URL once it listens. */
-async function spawnServer(env: NodeJS.ProcessEnv, args: string[]): Promise<{ child: ChildProcess; url: string }> {
+export async function spawnServer(env: NodeJS.ProcessEnv, args: string[]): Promise<{ child: ChildProcess; url: string; compatUrl?: string }> {
   const { command, args: base } = cliInvocation();
   const child = spawn(command, [...base, 'serve', '--json', '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
+  const ready = await new Promise<{ url: string; compatUrl?: string }>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (l) => {
       try {
         const m = JSON.parse(l);
-        if (m.event === 'ready') resolve(m.url);
+        if (m.event === 'ready') resolve(m);
       } catch {
         /* not ours */
       }
     });
     child.once('exit', (code) => reject(new Error(`saesplade serve exited with code ${code} before it was ready`)));
   });
-  return { child, url };
+  return { child, url: ready.url, ...(ready.compatUrl ? { compatUrl: ready.compatUrl } : {}) };
 }
 
 function run(opts: autocannon.Options): Promise<autocannon.Result> {

@@ -12,6 +12,7 @@ import * as reindex from './reindex.js';
 import * as rollback from './rollback.js';
 import * as evalCmd from './eval.js';
 import * as serve from './serve.js';
+import * as benchCompat from './bench-compat.js';
 
 /**
  * One module per command under src/commands/, each exporting `register(program)`. Keep this file a
@@ -31,4 +32,5 @@ export function registerCommands(program: Command): void {
   rollback.register(program);
   evalCmd.register(program);
   serve.register(program);
+  benchCompat.register(program);
 }

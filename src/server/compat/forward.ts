@@ -39,14 +39,17 @@ export function forward(request: FastifyRequest, reply: FastifyReply, f: Forward
     opts.body = f.body;
     opts.contentType = f.contentType ?? 'application/json';
   }
-  opts.rewriteRequestHeaders = (_req: unknown, headers: Record<string, string>) => {
-    const h = { ...headers };
-    if (rewritten && !f.keepEncoding) delete h['content-encoding'];
-    // The answer is read here: ask for it uncompressed.
-    if (f.transform) delete h['accept-encoding'];
-    if (rewritten) delete h['transfer-encoding'];
-    return h;
-  };
+  // Headers go on as the client sent them unless this endpoint changed the body or reads the answer.
+  if (rewritten || f.transform) {
+    opts.rewriteRequestHeaders = (_req: unknown, headers: Record<string, string>) => {
+      const h = { ...headers };
+      if (rewritten && !f.keepEncoding) delete h['content-encoding'];
+      // The answer is read here: ask for it uncompressed.
+      if (f.transform) delete h['accept-encoding'];
+      if (rewritten) delete h['transfer-encoding'];
+      return h;
+    };
+  }
   if (f.transform) {
     const transform = f.transform;
     opts.onResponse = (_req: FastifyRequest, rep: FastifyReply, res: { statusCode: number; headers: Record<string, unknown>; stream: Readable }) => {

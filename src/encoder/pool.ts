@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { SparseVector } from '../sparse.js';
+import { SaespladeError } from '../errors.js';
 import { ModelPackageError } from './errors.js';
 import { addStats, newStats, type LocalEncoderOptions } from './local.js';
 import { loadModelPackage, type ModelPackage } from './package.js';
@@ -44,6 +45,11 @@ export function workerEntry(): { script: URL | string; eval: boolean } {
   return { script: new URL('./worker.js', self), eval: false };
 }
 
+/** Every encoder thread is gone and none could be started again: encoding cannot go on in this process. */
+export class EncoderUnavailableError extends SaespladeError {
+  override name = 'EncoderUnavailableError';
+}
+
 interface Job {
   id: number;
   texts: string[];
@@ -71,6 +77,9 @@ export class WorkerPoolEncoder implements Encoder {
   private readonly counters = newStats();
   private nextId = 1;
   private closed = false;
+  /** Set when the last thread is gone and could not be started again: calls fail at once with it. */
+  private broken: Error | undefined;
+  private init: WorkerInit | undefined;
 
   private constructor(
     readonly pkg: ModelPackage,
@@ -92,6 +101,7 @@ export class WorkerPoolEncoder implements Encoder {
     const { log, ...rest } = opts;
     const init: WorkerInit = { ...rest, modelDir: pkg.dir, threads: perWorker, logLevel: log?.level ?? process.env.LOG_LEVEL ?? 'info' };
     delete (init as { workers?: number }).workers;
+    pool.init = init;
     try {
       await Promise.all(Array.from({ length: n }, () => pool.spawn(init)));
     } catch (e) {
@@ -145,8 +155,7 @@ export class WorkerPoolEncoder implements Encoder {
         this.log?.error({ err: e.message }, 'encoder worker crashed; restarting it');
         slot.busy?.reject(e);
         slot.busy = undefined;
-        this.retire(slot);
-        if (!this.closed) this.spawn(init).catch((err: Error) => this.log?.error({ err: err.message }, 'cannot restart encoder worker'));
+        this.replace(slot);
       });
       worker.on('exit', (code) => {
         if (!ready) reject(new Error(`encoder worker exited with code ${code} before it was ready`));
@@ -154,8 +163,29 @@ export class WorkerPoolEncoder implements Encoder {
           slot.busy.reject(new Error(`encoder worker exited with code ${code}`));
           slot.busy = undefined;
         }
-        this.retire(slot);
+        // A thread that ends while the pool is open (killed, out of memory) is replaced like a crashed one.
+        if (ready && !this.closed && this.slots.includes(slot)) {
+          this.log?.error({ code }, 'encoder worker exited; restarting it');
+          this.replace(slot);
+        } else this.retire(slot);
       });
+    });
+  }
+
+  /**
+   * Retires a dead thread and starts another. When that fails and no thread is left, the waiting
+   * calls and every later one fail with EncoderUnavailableError instead of waiting for a thread
+   * that will never come (before: they waited forever, their jobs' locks renewed).
+   */
+  private replace(slot: Slot): void {
+    this.retire(slot);
+    if (this.closed || !this.init) return;
+    this.spawn(this.init).catch((err: Error) => {
+      this.log?.error({ err: err.message, left: this.slots.length }, 'cannot restart encoder worker');
+      if (this.slots.length === 0 && !this.closed) {
+        this.broken = new EncoderUnavailableError(`every encoder worker thread is gone and none could be restarted: ${err.message}`, { cause: err });
+        for (const j of this.waiting.splice(0)) j.reject(this.broken);
+      }
     });
   }
 
@@ -185,6 +215,7 @@ export class WorkerPoolEncoder implements Encoder {
 
   async encode(texts: string[], mode: EncodeMode, options?: EncodeCallOptions): Promise<SparseVector[]> {
     if (this.closed) throw new Error('encoder is closed');
+    if (this.broken) throw this.broken;
     if (texts.length === 0) return [];
     // sort by length (chars approximate tokens) so each worker batch has similar lengths
     const order = texts.map((_, i) => i).sort((a, b) => texts[a]!.length - texts[b]!.length || a - b);

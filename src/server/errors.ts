@@ -9,6 +9,7 @@ import { ServiceUnreachableError } from '../errors.js';
 import { IndexModelMismatchError } from '../opensearch/indexes.js';
 import { isRedisConnectionError } from '../redis.js';
 import { SearchError } from '../search/search.js';
+import { EncoderUnavailableError } from '../encoder/pool.js';
 import { EncoderBusyError, EncoderGateClosedError } from './encoder-gate.js';
 
 export interface ErrorBody {
@@ -110,6 +111,9 @@ export function httpAnswer(err: unknown, redact: (s: string) => string = (s) => 
   }
   if (err instanceof EncoderBusyError) {
     return { statusCode: 503, body: { error: 'encoder_busy', message: msg() }, headers: { 'retry-after': String(err.retryAfterS) } };
+  }
+  if (err instanceof EncoderUnavailableError) {
+    return { statusCode: 503, body: { error: 'encoder_unavailable', message: msg() }, headers: { 'retry-after': '30' } };
   }
   if (err instanceof EncoderGateClosedError) {
     return { statusCode: 503, body: { error: 'shutting_down', message: msg() }, headers: { 'retry-after': '1' } };

@@ -27,7 +27,8 @@
 # start/stop leave that service alone. REDIS_PORT (default: port of a local REDIS_URL, else 6379).
 # JDK: ENGINE_JAVA_HOME (used as given, must fit the engine), else the first of OPENSEARCH_JAVA_HOME,
 # JAVA_HOME, the JDKs under /usr/lib/jvm (JVM_DIR) and the javac on PATH that fits the engine (its tested major
-# version first). Everything lives under .run/ (git-ignored); the jars and classes under dev/*/ too.
+# version first). Everything lives under .run/ (git-ignored; Redis in .run/redis/ for port 6379, .run/redis-PORT/
+# for another); the jars and classes under dev/*/ too.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -342,7 +343,11 @@ stop_opensearch() {
 
 # --- Redis ------------------------------------------------------------------------------------------
 
+# One directory per port, so a second Redis (a test's own, on a spare port) never shares the pid
+# file, the config or the AOF of the first: .run/redis/ for 6379 (and for a Redis an older version
+# of this script started there on another port), .run/redis-PORT/ otherwise.
 REDIS_DIR="$RUN/redis"
+if [[ "$REDIS_PORT" != 6379 ]] && ! grep -qx "port $REDIS_PORT" "$REDIS_DIR/redis.conf" 2>/dev/null; then REDIS_DIR="$RUN/redis-$REDIS_PORT"; fi
 redis_ping() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" --no-auth-warning ping 2>/dev/null | grep -q PONG; }
 
 start_redis() {

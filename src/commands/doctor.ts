@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { createEncoder } from '../encoder/index.js';
 import { redactUrl } from '../errors.js';
 import { checkOpenSearch, createOpenSearchClient } from '../opensearch/client.js';
-import { checkRedis } from '../redis.js';
+import { checkRedis, createRedis } from '../redis.js';
+import { restoreAbandonedRefresh, type RestoredRefresh } from '../opensearch/bulk-settings.js';
+import type { Config } from '../config.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 import { CommandFailedError } from '../errors.js';
 
@@ -66,14 +68,29 @@ export function register(program: Command): void {
         }
       })(),
     ]);
+    // A refresh_interval that a killed bulk load left relaxed on the configured index is put back here.
+    const refreshRestored = opensearch.ok && redis.ok ? await repairRefresh(config) : [];
     const ok = opensearch.ok && redis.ok && model.ok;
-    emit(opts.json as boolean | undefined, { ok, opensearch, redis, model }, () =>
+    emit(opts.json as boolean | undefined, { ok, opensearch, redis, model, refreshRestored }, () =>
       [
         `opensearch  ${opensearch.ok ? 'ok  ' : 'FAIL'}  ${opensearch.url}  ${opensearch.detail}`,
         `redis       ${redis.ok ? 'ok  ' : 'FAIL'}  ${redis.url}  ${redis.detail}`,
         `model       ${model.ok ? 'ok  ' : 'FAIL'}  ${model.url}  ${model.detail}`,
+        ...refreshRestored.map((r) => `refresh     restored  ${r.index}: refresh_interval back to ${r.refreshInterval ?? 'the default'} (left relaxed by a bulk load that did not end)`),
       ].join('\n'),
     );
     if (!ok) throw new CommandFailedError('doctor: a check failed', { code: 'doctor_failed', reported: true });
   });
+}
+
+async function repairRefresh(config: Config): Promise<RestoredRefresh[]> {
+  const client = createOpenSearchClient(config);
+  const redis = createRedis(config);
+  try {
+    return await restoreAbandonedRefresh(client, redis, config.index);
+  } catch {
+    return []; // doctor reports; the next ingest or worker repairs
+  } finally {
+    await Promise.allSettled([redis.quit(), client.close()]);
+  }
 }

@@ -8,6 +8,8 @@ import { canonicalJson, contentHash } from './content-hash.js';
 import { encoderInput, type SourceDoc } from './document.js';
 import { PermanentIngestError, TransientIngestError, classifyError, isRetryableStatus } from './errors.js';
 import { isClusterUnavailable, type OutageGate } from './outage.js';
+import { BusyBackoff, isClusterBusy } from './busy.js';
+import { DEFAULT_OUTAGE_PATIENCE_S } from '../defaults.js';
 
 /** What a worker holds for all the jobs it runs: built once per process. */
 export interface BatchContext {
@@ -28,6 +30,11 @@ export interface BatchContext {
    * 502/503/504) spends no attempt: it waits for the cluster there and runs again (src/ingest/outage.ts).
    */
   outage?: OutageGate;
+  /**
+   * How long a run may back off whole-request 429s in place before they spend the job's attempts,
+   * ms (default: the gate's outage patience, else 600 s; src/ingest/busy.ts).
+   */
+  busyPatienceMs?: number;
   log?: Logger;
 }
 
@@ -86,24 +93,34 @@ export interface BulkIndexOptions {
  * the job with back-off; the retry re-checks content hashes, so only the items that did not land
  * are encoded and written again. `PermanentIngestError` (model mismatch, index refused) fails the
  * batch's documents at once. On the final attempt, whatever did not land is recorded as failed.
+ * An unavailable cluster (with a gate) and a whole-request 429 are waited out in place first,
+ * without spending an attempt (outage.ts, busy.ts).
  */
 export async function runIngestBatch(ctx: BatchContext, job: IngestBatchJob, attempt: BatchAttempt): Promise<IngestBatchResult> {
   const gate = ctx.outage;
-  if (!gate) return runOnce(ctx, job, attempt, new Set());
+  const busy = new BusyBackoff({ patienceMs: ctx.busyPatienceMs ?? gate?.patienceMs ?? DEFAULT_OUTAGE_PATIENCE_S * 1000 });
   // Outages: wait for the cluster in place (the job keeps its lock and its attempts), then run the
-  // batch again. Documents sent by a run that met the outage may have landed: the next run finds
-  // them unchanged and counts them as indexed (this job wrote them), not as skipped.
+  // batch again. A whole-request 429 (a full thread pool) is backed off in place the same way, for
+  // a bounded time (src/ingest/busy.ts). Documents sent by a run that met either may have landed:
+  // the next run finds them unchanged and counts them as indexed (this job wrote them), not skipped.
   let since: number | undefined;
   let current = attempt;
   for (;;) {
     const sent = new Set<string>();
+    const waitBusy = busy.canWait();
+    const waitsFor = (err: unknown) => (gate !== undefined && isClusterUnavailable(err)) || (waitBusy && isClusterBusy(err));
     try {
-      return await runOnce(ctx, job, current, sent, true);
+      return await runOnce(ctx, job, current, sent, waitsFor);
     } catch (err) {
-      if (!isClusterUnavailable(err)) throw err;
-      since ??= Date.now();
-      ctx.log?.debug({ job: attempt.jobId, err: (err as Error).message }, 'cluster unavailable: waiting for it');
-      await gate.waitUntilUp(err, since);
+      if (!waitsFor(err)) throw err;
+      if (gate && isClusterUnavailable(err)) {
+        since ??= Date.now();
+        ctx.log?.debug({ job: attempt.jobId, err: (err as Error).message }, 'cluster unavailable: waiting for it');
+        await gate.waitUntilUp(err, since);
+      } else {
+        if (busy.count === 0) ctx.log?.warn({ job: attempt.jobId }, 'OpenSearch answered 429 (busy): backing off in place, no attempt spent');
+        await busy.wait();
+      }
       if (sent.size > 0) current = { ...current, sentBefore: new Set([...(current.sentBefore ?? []), ...sent]) };
     }
   }
@@ -114,8 +131,8 @@ async function runOnce(
   job: IngestBatchJob,
   attempt: BatchAttempt,
   sent: Set<string>,
-  /** Let unavailability errors through untouched (the caller waits for the cluster). */
-  passUnavailable = false,
+  /** Errors to let through untouched: the caller waits (for the cluster, or out of a 429) and runs again. */
+  passThrough: (err: unknown) => boolean = () => false,
 ): Promise<IngestBatchResult> {
   const { docs } = job;
   const t0 = Date.now();
@@ -195,7 +212,7 @@ async function runOnce(
     return result;
   } catch (raw) {
     if (settled) throw raw;
-    if (passUnavailable && isClusterUnavailable(raw)) throw raw;
+    if (passThrough(raw)) throw raw;
     const err = classifyError(raw);
     if (landed) {
       // The write landed; forwarding or counting failed. On the last attempt the documents are

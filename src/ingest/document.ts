@@ -48,7 +48,9 @@ export type RejectCode =
   | 'missing_text'
   | 'empty_text'
   | 'invalid_text'
-  | 'invalid_metadata';
+  | 'invalid_metadata'
+  /** An id an earlier line of the same source already had (src/ingest/seen-ids.ts); the first line is indexed. */
+  | 'duplicate_id';
 
 export type ParseResult =
   | { ok: true; doc: SourceDoc }

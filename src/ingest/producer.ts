@@ -12,6 +12,7 @@ import {
 import { resolveParseOptions, type DocumentParseOptions, type SourceDoc } from './document.js';
 import { openSource } from './source-open.js';
 import { readSource } from './source-reader.js';
+import { SeenIds } from './seen-ids.js';
 import { DEFAULT_JOB_BATCH_SIZE, DEFAULT_MAX_BATCH_BYTES } from '../defaults.js';
 
 export interface ProduceOptions {
@@ -124,18 +125,28 @@ export async function produceJobSet(opts: ProduceOptions): Promise<ProduceResult
     opts.onProgress?.({ ...totals });
   };
 
+  // One id once per source: a later line with an id already read is refused, so the count of
+  // documents is the count of ids and the first line is the one indexed (bounded memory: seen-ids.ts).
+  const seen = new SeenIds();
+  const reject = (location: string, code: string, reason: string, id?: string) => {
+    const f: FailedDoc = { source: location, code, reason, at: new Date().toISOString() };
+    if (id !== undefined) f.id = id;
+    pendingRejected.push(f);
+  };
+
   for await (const item of readSource(input, parse, sourceName)) {
     pendingRead++;
-    if (item.ok) {
+    const first = item.ok ? seen.firstLineOf(item.doc.id, item.line) : undefined;
+    if (item.ok && first !== undefined) {
+      reject(item.location, 'duplicate_id', `id ${JSON.stringify(item.doc.id)} was already read on line ${first} of ${sourceName}; only the first line with an id is indexed`, item.doc.id);
+    } else if (item.ok) {
       const bytes = Buffer.byteLength(JSON.stringify(item.doc));
       if (batch.length > 0 && batchBytes + bytes > maxBatchBytes) closeBatch();
       batch.push(item.doc);
       batchBytes += bytes;
       if (batch.length >= batchSize || batchBytes >= maxBatchBytes) closeBatch();
     } else {
-      const f: FailedDoc = { source: item.location, code: item.code, reason: item.reason, at: new Date().toISOString() };
-      if (item.id !== undefined) f.id = item.id;
-      pendingRejected.push(f);
+      reject(item.location, item.code, item.reason, item.id);
     }
     if (pendingJobs.length >= jobsPerAdd || pendingBytes >= maxPendingBytes || pendingRejected.length >= 1000) await flush();
   }

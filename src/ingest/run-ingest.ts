@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { readManifest } from '../encoder/index.js';
 import type { ModelIdentity } from '../encoder/types.js';
 import { log as defaultLog } from '../log.js';
-import { indexSettingsOf, relaxRefreshInterval, type RelaxedRefresh } from '../opensearch/bulk-settings.js';
+import { indexSettingsOf, relaxRefreshInterval, restoreAbandonedRefresh, type RelaxedRefresh } from '../opensearch/bulk-settings.js';
 import { checkOpenSearch, createOpenSearchClient } from '../opensearch/client.js';
 import { checkRedis, createRedis } from '../redis.js';
 import { describeNetworkError } from '../errors.js';
@@ -86,6 +86,8 @@ export async function ingest(opts: IngestOptions): Promise<IngestRunResult> {
   const store = new JobSetStore(redis);
   let relaxed: RelaxedRefresh | undefined;
   try {
+    // An interval a killed relaxed run left behind is put back first (this run may relax it again).
+    await restoreAbandonedRefresh(client, redis, config.index, log);
     // Bulk-load refresh interval: only when this run waits, so it knows when to put it back.
     if (config.bulkRefreshInterval !== undefined) {
       if (wait) relaxed = await relaxRefreshInterval(client, redis, config.index, config.bulkRefreshInterval, log);
@@ -137,7 +139,7 @@ export async function ingest(opts: IngestOptions): Promise<IngestRunResult> {
     }
     return { setId: produced.setId, produced, final, summary };
   } finally {
-    await relaxed?.restore().catch((err: unknown) => log.error({ err: (err as Error).message }, 'could not restore refresh_interval; the next ingest with --bulk-refresh-interval restores it'));
+    await relaxed?.restore().catch((err: unknown) => log.error({ err: (err as Error).message }, 'could not restore refresh_interval; the next ingest, worker or doctor on the index restores it'));
     await worker?.close();
     await queue.close();
     await Promise.allSettled([redis.quit(), client.close()]);

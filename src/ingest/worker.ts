@@ -7,7 +7,7 @@ import { createEncoder } from '../encoder/index.js';
 import type { Encoder } from '../encoder/types.js';
 import { log as defaultLog } from '../log.js';
 import { checkOpenSearch, createOpenSearchClient, type Client } from '../opensearch/client.js';
-import { indexSettingsOf } from '../opensearch/bulk-settings.js';
+import { indexSettingsOf, restoreAbandonedRefresh } from '../opensearch/bulk-settings.js';
 import { ensureConceptIndex } from '../opensearch/indexes.js';
 import { checkRedis, createRedis, isRedisConnectionError, reportRedisError } from '../redis.js';
 import { reindexForwarder } from './forward.js';
@@ -126,6 +126,9 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
     }));
   const redis: Redis = createRedis(config);
   const store = new JobSetStore(redis, opts.store);
+  await restoreAbandonedRefresh(client, redis, config.index, log).catch((err: unknown) =>
+    log.warn({ index: config.index, err: (err as Error).message }, 'could not check refresh_interval left relaxed'),
+  );
 
   // Writes to an alias or index under reindex are forwarded to the new index (docs/REINDEX.md).
   const forwarder = reindexForwarder(redis, store);
@@ -155,6 +158,9 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
       const cached = ensured.get(index);
       if (cached && Date.now() - cached.at <= modelCheckTtlMs) return cached.p;
       const entry = { p: ensureConceptIndex(client, index, baseEncoder.model, indexSettingsOf(config)).then(() => undefined), at: Date.now() };
+      // With each model check (every modelCheckTtlMs): a refresh_interval that a killed relaxed run
+      // left behind is put back once its lease ran out. Best effort: it never fails a job.
+      void entry.p.then(() => restoreAbandonedRefresh(client, redis, index, log)).catch((err: unknown) => log.warn({ index, err: (err as Error).message }, 'could not check refresh_interval left relaxed'));
       // A failure (cluster down, other model) is not cached: the next job checks again.
       entry.p.catch(() => {
         if (ensured.get(index) === entry) ensured.delete(index);

@@ -30,7 +30,7 @@ export async function readMeta(client: Client, index: string): Promise<IndexMeta
 /**
  * Read-modify-write of `index`'s `_meta`: `patch` (an object merged over the top-level keys, or a
  * function of the current `_meta` that returns the keys to merge) is applied and the whole `_meta`
- * is written back. Returns what was written.
+ * is written back; a key patched to `undefined` is dropped from it. Returns what was written.
  */
 export async function mergeMeta(client: Client, index: string, patch: IndexMeta | ((meta: IndexMeta) => IndexMeta)): Promise<IndexMeta> {
   const meta = await readMeta(client, index);

@@ -11,7 +11,7 @@ import { startIngestWorker, type IngestWorkerHandle, type IngestWorkerOptions } 
 import { log as defaultLog } from '../log.js';
 import { checkOpenSearch, createOpenSearchClient, type Client } from '../opensearch/client.js';
 import { getEngine } from '../opensearch/engine.js';
-import { indexSettingsOf, relaxRefreshInterval } from '../opensearch/bulk-settings.js';
+import { indexSettingsOf, relaxRefreshInterval, restoreAbandonedRefresh } from '../opensearch/bulk-settings.js';
 import { ensureConceptIndex, modelMeta } from '../opensearch/indexes.js';
 import { deleteIndexSafely, updateAliasesSafely } from '../opensearch/safety.js';
 import { assertIndexName } from '../names.js';
@@ -242,6 +242,8 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
     const got = (await client.indices.get({ index: run.sources.join(',') })).body as Record<string, any>;
     const carried = carriedMappings(run.sources.map((i) => got[i] ?? {}));
     const { created } = await ensureConceptIndex(client, target, model, { ...carried, ...indexSettingsOf(config) });
+    // Left relaxed by a killed run of this reindex: put back first (this run may relax it again).
+    await restoreAbandonedRefresh(client, redis, target, log);
     // Bulk-load refresh interval on the new index while it is filled (waiting runs only), restored before verification.
     const relaxed = wait && config.bulkRefreshInterval !== undefined ? await relaxRefreshInterval(client, redis, target, config.bulkRefreshInterval, log) : undefined;
     restoreRefresh = relaxed ? () => relaxed.restore() : undefined;

@@ -3,8 +3,8 @@
  * every kind of bad input (malformed JSON, invalid UTF-8, missing / over-512-byte / empty /
  * boolean ids, empty text, text that is a number, an array, an object or null, an oversized
  * document, a line that is a JSON array, one that is a number) between good lines that are
- * awkward on purpose (a BOM on line 1, CRLF, a numeric id, an id with `/`, a duplicated id, no
- * final newline). Through the CLI: every bad line is recorded with its line number and a reason,
+ * awkward on purpose (a BOM on line 1, CRLF, a numeric id, an id with `/`, no final newline) and a
+ * line whose id an earlier line had (refused as `duplicate_id`, naming that line; the first is indexed). Through the CLI: every bad line is recorded with its line number and a reason,
  * every good one is indexed, and the process ends normally. Real services, the tiny model.
  */
 import { spawnSync } from 'node:child_process';
@@ -32,6 +32,7 @@ const BAD: [number, string][] = [
   [3, 'invalid_utf8'],
   [5, 'missing_id'],
   [7, 'invalid_id'],
+  [10, 'duplicate_id'],
   [11, 'empty_text'],
   [12, 'invalid_text'],
   [13, 'invalid_text'],
@@ -53,13 +54,16 @@ it('every bad line of the corpus is recorded with its line number and reason, ev
   expect(r.status, r.stderr).toBe(0);
   const summary = JSON.parse(r.stdout);
   setIds.push(summary.setId);
-  // 22 lines: 14 bad, 8 good (two of them share an id: the later one wins, both are counted).
-  expect(summary).toMatchObject({ read: 22, queued: 8, indexed: 8, failed: 14, failedAtEntry: 14 });
+  // 22 lines: 15 bad (line 10 repeats line 9's id), 7 good.
+  expect(summary).toMatchObject({ read: 22, queued: 7, indexed: 7, failed: 15, failedAtEntry: 15 });
   const f = spawnSync(command, [...args, 'failed', summary.setId, '--json'], { env, encoding: 'utf8', timeout: 60_000 });
   expect(f.status, f.stderr).toBe(0);
   const failed = JSON.parse(f.stdout) as { source: string; code: string; reason: string }[];
   expect(failed.map((x) => [Number(x.source.slice(FIXTURE.length + 1)), x.code])).toEqual(BAD);
   expect(failed.every((x) => x.source.startsWith(`${FIXTURE}:`) && x.reason.length > 10)).toBe(true);
+  const dup = failed.find((x) => x.code === 'duplicate_id')!;
+  expect(dup.reason).toContain('line 9');
+  expect(dup).toMatchObject({ id: 'bi-dup' });
 
   await client.indices.refresh({ index: config.index });
   const docs = ((await client.mget({ index: config.index, body: { ids: GOOD_IDS } })).body as any).docs as { _id: string; found: boolean; _source?: any }[];
@@ -67,9 +71,9 @@ it('every bad line of the corpus is recorded with its line number and reason, ev
   const byId = Object.fromEntries(docs.map((d) => [d._id, d._source]));
   expect(byId['bi-1'].title).toBe('BOM first line');
   expect(byId['bi-4'].text).toBe('A line that ends with CRLF.');
-  expect(byId['bi-dup'].text).toBe('The second line with a duplicated id wins.');
+  expect(byId['bi-dup'].text).toBe('The first line with a duplicated id is the one indexed.');
   expect(byId['bi-18'].metadata).toEqual({ year: 2024 });
   const count = ((await client.count({ index: config.index })).body as any).count;
   expect(count).toBe(GOOD_IDS.length);
-  console.log(JSON.stringify({ fault: 'bad-input corpus (test/fixtures/bad-input.jsonl)', lines: summary.read, bad: failed.length, codes: [...new Set(failed.map((x) => x.code))], goodLines: summary.queued, indexedDocs: count, exit: r.status }));
+  console.log(JSON.stringify({ fault: 'bad-input corpus (test/fixtures/bad-input.jsonl)', lines: summary.read, bad: failed.length, codes: [...new Set(failed.map((x) => x.code))], goodLines: summary.queued, indexedDocs: count, duplicate: { line: Number(dup.source.slice(FIXTURE.length + 1)), reason: dup.reason }, exit: r.status }));
 });

@@ -12,7 +12,8 @@ import { loadConfig } from '../../src/config.js';
 import { ingest } from '../../src/ingest/index.js';
 import { cliInvocation, configEnv } from '../../src/ingest/spawn-worker.js';
 import { createOpenSearchClient } from '../../src/opensearch/client.js';
-import { refreshRestoreKey } from '../../src/opensearch/bulk-settings.js';
+import { BULK_REFRESH_META, refreshHoldersKey } from '../../src/opensearch/bulk-settings.js';
+import { readMeta } from '../../src/opensearch/meta.js';
 import { createRedis } from '../../src/redis.js';
 import { createIngestQueue } from '../../src/queue/index.js';
 import { reindex, ReindexStateStore } from '../../src/reindex/index.js';
@@ -59,7 +60,8 @@ it('ingest with replicas 1 and a bulk refresh interval: the index has one replic
     await new Promise((r) => setTimeout(r, 100));
   }
   expect(during['index.refresh_interval']).toBe('-1');
-  expect(await redis.get(refreshRestoreKey(index))).toBe('null');
+  expect((await readMeta(client, index))[BULK_REFRESH_META]).toMatchObject({ original: null, relaxed: '-1' });
+  expect(await redis.zcard(refreshHoldersKey(index))).toBe(1);
   source.end(lines.slice(4).join('\n') + '\n');
   const res = await run;
   setIds.push(res.setId);
@@ -69,7 +71,8 @@ it('ingest with replicas 1 and a bulk refresh interval: the index has one replic
   console.log(JSON.stringify({ test: 'ingest --replicas 1 --bulk-refresh-interval -1', index, replicas: after['index.number_of_replicas'], shards: after['index.number_of_shards'], duringRefresh: during['index.refresh_interval'], afterRefresh: after['index.refresh_interval'] ?? '(default)', health, count }));
   expect(after['index.number_of_replicas']).toBe('1');
   expect(after['index.refresh_interval']).toBeUndefined();
-  expect(await redis.get(refreshRestoreKey(index))).toBeNull();
+  expect((await readMeta(client, index))[BULK_REFRESH_META]).toBeUndefined();
+  expect(await redis.zcard(refreshHoldersKey(index))).toBe(0);
   expect(['yellow', 'green']).toContain(health);
   expect(res.final).toMatchObject({ done: true, indexed: 8, failed: 0 });
   expect(count).toBe(8);
@@ -104,7 +107,7 @@ it("reindex creates the new index with the config's shards and replicas, and res
   console.log(JSON.stringify({ test: 'reindex --shards 2 --replicas 0 --bulk-refresh-interval 30s', target: res.target, shards: s['index.number_of_shards'], replicas: s['index.number_of_replicas'], afterRefresh: s['index.refresh_interval'] ?? '(default)' }));
   expect([s['index.number_of_shards'], s['index.number_of_replicas']]).toEqual(['2', '0']);
   expect(s['index.refresh_interval']).toBeUndefined();
-  expect(await redis.get(refreshRestoreKey(res.target))).toBeNull();
+  expect((await readMeta(client, res.target))[BULK_REFRESH_META]).toBeUndefined();
   expect(((await client.count({ index: res.target })).body as any).count).toBe(8);
   await client.indices.delete({ index: res.target, ignore_unavailable: true } as any);
   const q = createIngestQueue(res.queue, redis);

@@ -114,3 +114,30 @@ it("reindex creates the new index with the config's shards and replicas, and res
   await q.obliterate({ force: true }).finally(() => q.close());
   await new ReindexStateStore(redis).delete(res.target);
 });
+
+it('POST /v1/documents creates its index with the configured shards and replicas; the compatible endpoint\'s queued bulk refuses a name that is not a concept index', async () => {
+  const { startTestServer, API_KEY, call } = await import('./server-helpers.js');
+  const cfg = loadConfig({ ...uniqueConfig('settings-http'), modelDir: TINY_MODEL, shards: 2, replicas: 1 });
+  const server = await startTestServer(cfg, { compatPort: 0, encoderWorkers: 1, encoderThreads: 1 });
+  try {
+    const [doc] = sampleLines(1, 70);
+    const r = await call(server.url, 'POST', '/v1/documents?format=beir', { body: doc + '\n', key: API_KEY });
+    expect(r.status).toBe(202);
+    setIds.push(r.body.setId);
+    const [index] = await indicesBehind(client, cfg.index);
+    const s = await settingsOf(index!);
+    expect([s['index.number_of_shards'], s['index.number_of_replicas']]).toEqual(['2', '1']);
+
+    const other = `${cfg.index}-compat`;
+    const q = await fetch(`${server.compatUrl}/${other}/_bulk?saesplade_queue=true`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson', 'x-saesplade-api-key': API_KEY },
+      body: '{"index":{"_id":"x"}}\n{"text":"hello"}\n',
+    });
+    // A name that does not exist is not a concept index yet: the queued route refuses it rather than guess.
+    expect(q.status).toBe(400);
+  } finally {
+    await server.close();
+    await cleanup(cfg, client, []);
+  }
+}, 120_000);

@@ -10,6 +10,7 @@ import replyFrom from '@fastify/reply-from';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { validateDocument, resolveParseOptions } from '../../ingest/document.js';
+import { indexSettingsOf } from '../../opensearch/bulk-settings.js';
 import { ensureIngestTarget } from '../../ingest/target.js';
 import { produceJobSet } from '../../ingest/producer.js';
 import { EncoderBusyError, EncoderGateClosedError } from '../encoder-gate.js';
@@ -158,7 +159,7 @@ export async function buildCompatApp(ctx: ServerContext, opts: CompatOptions): P
       lines.push(JSON.stringify({ ...(it.source as Record<string, unknown>), id }) + '\n');
       answers.push({ [it.op]: { _index: index, _id: id, status: 202, result: 'queued' } });
     }
-    await ensureIngestTarget(ctx.client, index, ctx.model, ctx.config.modelDir);
+    await ensureIngestTarget(ctx.client, index, ctx.model, ctx.config.modelDir, indexSettingsOf(ctx.config));
     const produced = await produceJobSet({
       source: Readable.from(lines),
       sourceName: '_bulk',

@@ -7,6 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { indexSettingsOf } from '../../opensearch/bulk-settings.js';
 import { ensureIngestTarget } from '../../ingest/target.js';
 import { produceJobSet } from '../../ingest/producer.js';
 import { reconcileJobSet } from '../../ingest/reconcile.js';
@@ -82,7 +83,7 @@ export function registerDocumentRoutes(app: FastifyInstance, ctx: ServerContext)
       }
       const checkedAt = targets.get(index);
       if (checkedAt === undefined || Date.now() - checkedAt > TARGET_TTL_MS) {
-        await withDeadline(ensureIngestTarget(ctx.client, index, ctx.model, ctx.config.modelDir), 30_000, 'OpenSearch');
+        await withDeadline(ensureIngestTarget(ctx.client, index, ctx.model, ctx.config.modelDir, indexSettingsOf(ctx.config)), 30_000, 'OpenSearch');
         targets.set(index, Date.now());
       }
 

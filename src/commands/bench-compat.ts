@@ -36,6 +36,8 @@ export interface CompatBenchResult {
   /** 1-minute load average before and after: other work on the machine slows both sides, but widens the spread. */
   loadAverage: { start: number; end: number };
   passThrough: { direct: LatencySummary; endpoint: LatencySummary; overheadP50Ms: number; overheadP99Ms: number };
+  /** A request without a body (`GET /_cluster/health`): the proxy hop alone, no body read here. */
+  bodyless: { direct: LatencySummary; endpoint: LatencySummary; overheadP50Ms: number };
   concepts: { v1Search: LatencySummary; endpoint: LatencySummary; ratioP50: number; differenceP50Ms: number };
 }
 
@@ -75,6 +77,11 @@ export function formatCompatBench(r: CompatBenchResult): string {
     `  through the endpoint    ${fmt(r.passThrough.endpoint)}`,
     `  overhead                p50 ${r.passThrough.overheadP50Ms.toFixed(2)} ms, p99 ${r.passThrough.overheadP99Ms.toFixed(2)} ms`,
     '',
+    'GET /_cluster/health (no body), pass-through:',
+    `  cluster directly        ${fmt(r.bodyless.direct)}`,
+    `  through the endpoint    ${fmt(r.bodyless.endpoint)}`,
+    `  overhead                p50 ${r.bodyless.overheadP50Ms.toFixed(2)} ms`,
+    '',
     '_search with a concept_sparse clause (encode + translate + search):',
     `  POST /v1/search         ${fmt(r.concepts.v1Search)}`,
     `  endpoint _search        ${fmt(r.concepts.endpoint)}`,
@@ -97,7 +104,7 @@ configured model (e.g. the quickstart's).`,
       .option('--queries <file>', 'BEIR queries.jsonl', DEFAULT_QUERIES)
       .option('--limit <n>', 'queries', intOption('--limit', 1), 100)
       .option('--rounds <n>', 'passes over the queries', intOption('--rounds', 1, 1000), 3)
-      .option('--warmup <n>', 'untimed requests per side first', intOption('--warmup', 0, 10_000), 20)
+      .option('--warmup <n>', 'untimed requests per side first (the proxy path needs a few hundred to be JIT-compiled)', intOption('--warmup', 0, 10_000), 300)
       .option('-n, --size <n>', 'hits per query', intOption('--size', 1, 10_000), 10)
       .option('--json', 'print the result as JSON'),
   ).action(async (opts: Record<string, any>) => {
@@ -114,6 +121,8 @@ configured model (e.g. the quickstart's).`,
       const sides = {
         direct: (q: string) => timed(`${config.opensearchUrl.replace(/\/$/, '')}/${index}/_search`, plain(q)),
         endpoint: (q: string) => timed(`${server.compatUrl}/${index}/_search`, plain(q)),
+        healthDirect: (_q: string) => timed(`${config.opensearchUrl.replace(/\/$/, '')}/_cluster/health`, {}),
+        healthEndpoint: (_q: string) => timed(`${server.compatUrl}/_cluster/health`, {}),
         v1: (q: string) => timed(`${server.url}/v1/search`, json({ index: config.index, query: q, size: opts.size, source: false })),
         concepts: (q: string) => timed(`${server.compatUrl}/${index}/_search`, json({ size: opts.size, _source: false, query: { concept_sparse: { concepts: { query_text: q } } } })),
       };
@@ -122,13 +131,14 @@ configured model (e.g. the quickstart's).`,
         for (const f of Object.values(sides)) await f(q);
       }
       const loadStart = loadavg()[0]!;
-      const ms: Record<keyof typeof sides, number[]> = { direct: [], endpoint: [], v1: [], concepts: [] };
+      const ms: Record<keyof typeof sides, number[]> = { direct: [], endpoint: [], healthDirect: [], healthEndpoint: [], v1: [], concepts: [] };
       let k = 0;
       for (let round = 0; round < opts.rounds; round++) {
         for (const q of queries) {
           // Alternate which side goes first, so neither always meets a warm cache.
           const pairs: [keyof typeof sides, keyof typeof sides][] = [
             ['direct', 'endpoint'],
+            ['healthDirect', 'healthEndpoint'],
             ['v1', 'concepts'],
           ];
           for (const [a, b] of pairs) {
@@ -150,6 +160,7 @@ configured model (e.g. the quickstart's).`,
         rounds: opts.rounds,
         loadAverage: { start: loadStart, end: loadavg()[0]! },
         passThrough: { direct, endpoint, overheadP50Ms: endpoint.p50 - direct.p50, overheadP99Ms: endpoint.p99 - direct.p99 },
+        bodyless: { direct: summarize(ms.healthDirect), endpoint: summarize(ms.healthEndpoint), overheadP50Ms: summarize(ms.healthEndpoint).p50 - summarize(ms.healthDirect).p50 },
         concepts: { v1Search, endpoint: concepts, ratioP50: concepts.p50 / v1Search.p50, differenceP50Ms: concepts.p50 - v1Search.p50 },
       };
       emit(opts.json, result, () => formatCompatBench(result));

@@ -27,16 +27,24 @@ export interface RequestBody {
 
 export async function readBody(request: FastifyRequest, limit: number): Promise<RequestBody> {
   const stream = (request.body as Readable | undefined) ?? (request.raw as Readable);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
-    size += b.length;
-    if (size > limit) {
-      throw new CompatError(413, 'saesplade_request_too_large_exception', `the request body is larger than the ${limit} bytes this endpoint reads (--compat-body-limit / SAESPLADE_COMPAT_BODY_LIMIT)`);
-    }
-    chunks.push(b);
-  }
+  // Events rather than `for await`: on a pass-through search this read is on every request's path.
+  const chunks = await new Promise<Buffer[]>((resolve, reject) => {
+    const got: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (chunk: Buffer | string) => {
+      const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+      size += b.length;
+      if (size > limit) {
+        stream.removeAllListeners('data');
+        stream.resume();
+        reject(new CompatError(413, 'saesplade_request_too_large_exception', `the request body is larger than the ${limit} bytes this endpoint reads (--compat-body-limit / SAESPLADE_COMPAT_BODY_LIMIT)`));
+        return;
+      }
+      got.push(b);
+    });
+    stream.once('end', () => resolve(got));
+    stream.once('error', reject);
+  });
   const raw = Buffer.concat(chunks);
   const encoding = String(request.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   if (encoding === 'identity' || encoding === '' || raw.length === 0) return { raw, text: raw.toString('utf8'), encoded: false };

@@ -12,24 +12,25 @@
  * Vectors do not change: the pool's worker chooses its own forward batch size, and runs a graph
  * whose outputs depend on the batch one text at a time (src/encoder/local.ts).
  */
+import { EXIT_UNAVAILABLE, SaespladeError } from '../errors.js';
 import type { SparseVector } from '../sparse.js';
 import type { EncodeCallOptions, EncodeMode, Encoder } from '../encoder/types.js';
 
 export type Priority = 'foreground' | 'background';
 
 /** Every encoder thread is busy and `maxQueue` calls already wait. */
-export class EncoderBusyError extends Error {
+export class EncoderBusyError extends SaespladeError {
   override name = 'EncoderBusyError';
   constructor(
     message: string,
     /** Seconds after which a retry probably finds room. */
     readonly retryAfterS: number,
   ) {
-    super(message);
+    super(message, { exitCode: EXIT_UNAVAILABLE });
   }
 }
 
-export class EncoderGateClosedError extends Error {
+export class EncoderGateClosedError extends SaespladeError {
   override name = 'EncoderGateClosedError';
 }
 

@@ -5,7 +5,7 @@
  * says only that the error was logged.
  */
 import { errors as osErrors } from '@opensearch-project/opensearch';
-import { ServiceUnreachableError } from '../errors.js';
+import { SaespladeError, ServiceUnreachableError } from '../errors.js';
 import { IndexModelMismatchError } from '../opensearch/indexes.js';
 import { isRedisConnectionError } from '../redis.js';
 import { SearchError } from '../search/search.js';
@@ -22,16 +22,16 @@ export interface ErrorBody {
   reason?: string;
 }
 
-/** An error that already knows its HTTP answer. */
-export class HttpError extends Error {
+/** An error that already knows its HTTP answer; `code` is the answer's `error` (invalid_request, not_found, ...). */
+export class HttpError extends SaespladeError {
   override name = 'HttpError';
   constructor(
     readonly statusCode: number,
-    readonly code: string,
+    code: string,
     message: string,
     readonly extra: { field?: string; reason?: string; headers?: Record<string, string> } = {},
   ) {
-    super(message);
+    super(message, { code });
   }
 }
 

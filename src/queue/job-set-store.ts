@@ -116,6 +116,20 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 return 1
 `;
 
+/**
+ * The two scripts as ioredis commands (`defineCommand`): sent once, then run by SHA (EVALSHA, with
+ * ioredis' own fallback to EVAL after a Redis restart), and called with typed arguments.
+ */
+const COMMANDS = {
+  saespladeCommitBatch: { numberOfKeys: 3, lua: COMMIT_BATCH_LUA },
+  saespladeAddProducedOnce: { numberOfKeys: 2, lua: ADD_PRODUCED_ONCE_LUA },
+} as const;
+
+interface JobSetCommands {
+  saespladeCommitBatch(set: string, failed: string, commits: string, jobId: string, indexed: number, skipped: number, ttlSeconds: number, ...failedDocs: string[]): Promise<number>;
+  saespladeAddProducedOnce(set: string, forwarded: string, marker: string, read: number, queued: number, jobs: number, ttlSeconds: number): Promise<number>;
+}
+
 export interface JobSetStoreOptions {
   /** Key prefix (default `saesplade:jobset`). */
   prefix?: string;
@@ -138,6 +152,11 @@ export class JobSetStore {
     this.prefix = opts.prefix ?? 'saesplade:jobset';
     this.ttlSeconds = opts.ttlSeconds ?? 7 * 24 * 3600;
     if (!/^[^:\s]+(:[^:\s]+)*$/.test(this.prefix)) throw new Error(`invalid job set key prefix "${this.prefix}"`);
+    for (const [name, def] of Object.entries(COMMANDS)) if (!(name in redis)) redis.defineCommand(name, def);
+  }
+
+  private get scripts(): JobSetCommands {
+    return this.redis as unknown as JobSetCommands;
   }
 
   keys(id: string): { set: string; failed: string; commits: string; forwarded: string } {
@@ -189,7 +208,7 @@ export class JobSetStore {
    */
   async addProducedOnce(id: string, marker: string, delta: Omit<ProducedDelta, 'rejected'>): Promise<boolean> {
     const k = this.keys(id);
-    const res = await this.redis.eval(ADD_PRODUCED_ONCE_LUA, 2, k.set, k.forwarded, marker, delta.read, delta.queued, delta.jobs, this.ttlSeconds);
+    const res = await this.scripts.saespladeAddProducedOnce(k.set, k.forwarded, marker, delta.read, delta.queued, delta.jobs, this.ttlSeconds);
     return res === 1;
   }
 
@@ -200,9 +219,7 @@ export class JobSetStore {
   /** Counts one batch job's outcome exactly once; returns false if it was counted before. */
   async commitBatch(id: string, jobId: string, outcome: { indexed: number; skipped: number; failed: FailedDoc[] }): Promise<boolean> {
     const k = this.keys(id);
-    const res = await this.redis.eval(
-      COMMIT_BATCH_LUA,
-      3,
+    const res = await this.scripts.saespladeCommitBatch(
       k.set,
       k.failed,
       k.commits,

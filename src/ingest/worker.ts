@@ -94,7 +94,9 @@ export interface IngestWorkerHandle {
  * Starts a BullMQ worker for ingest batch jobs: the encoder, the OpenSearch client and the Redis
  * connections are created once here and shared by every job (see ./job-processor.ts). The
  * concept index is created (or its model checked) on first use of each index name, and checked
- * again once the previous check is older than `modelCheckTtlMs`.
+ * again once the previous check is older than `modelCheckTtlMs`. In steps: check the services
+ * (connect), load the encoder, build the batch context (modelChecks, forwarding, the outage gate),
+ * start the BullMQ worker and watch its events (watchWorker); `close()` stops them in reverse order.
  */
 export async function startIngestWorker(opts: IngestWorkerOptions): Promise<IngestWorkerHandle> {
   const { config } = opts;
@@ -102,28 +104,8 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
   const concurrency = opts.concurrency ?? DEFAULT_WORKER_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${concurrency}`);
 
-  const ownClient = opts.client === undefined;
-  const client = opts.client ?? createOpenSearchClient(config);
-  // A wrong URL or a cluster that is down at start is one clear error, before the model loads and
-  // before "ready": such a worker must not take jobs and fail them.
-  try {
-    await checkRedis(config);
-    await checkOpenSearch(client, config.opensearchUrl);
-  } catch (err) {
-    if (ownClient) await client.close();
-    throw err;
-  }
-  const ownEncoder = opts.encoder === undefined;
-  const baseEncoder =
-    opts.encoder ??
-    (await createEncoder({
-      modelDir: config.modelDir,
-      device: config.device,
-      workers: opts.encoderOptions?.workers ?? 1,
-      ...(opts.encoderOptions?.threads !== undefined ? { threads: opts.encoderOptions.threads } : {}),
-      ...(opts.encoderOptions?.batchSize !== undefined ? { batchSize: opts.encoderOptions.batchSize } : {}),
-      log,
-    }));
+  const { client, ownClient } = await connect(opts);
+  const { encoder: baseEncoder, own: ownEncoder } = await loadEncoder(opts, log);
   const redis: Redis = createRedis(config);
   const store = new JobSetStore(redis, opts.store);
   await restoreAbandonedRefresh(client, redis, config.index, log).catch((err: unknown) =>
@@ -132,8 +114,6 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
 
   // Writes to an alias or index under reindex are forwarded to the new index (docs/REINDEX.md).
   const forwarder = reindexForwarder(redis, store);
-  const modelCheckTtlMs = opts.modelCheckTtlMs ?? 30_000;
-  const ensured = new Map<string, { p: Promise<void>; at: number }>();
   const encoder = serialEncoder(baseEncoder);
   let rejectFatal!: (e: OutagePatienceError) => void;
   const fatal = new Promise<never>((_, reject) => (rejectFatal = reject));
@@ -154,27 +134,13 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
     client,
     encoder,
     store,
-    ensureIndex: (index) => {
-      const cached = ensured.get(index);
-      if (cached && Date.now() - cached.at <= modelCheckTtlMs) return cached.p;
-      const entry = { p: ensureConceptIndex(client, index, baseEncoder.model, indexSettingsOf(config)).then(() => undefined), at: Date.now() };
-      // With each model check (every modelCheckTtlMs): a refresh_interval that a killed relaxed run
-      // left behind is put back once its lease ran out. Best effort: it never fails a job.
-      void entry.p.then(() => restoreAbandonedRefresh(client, redis, index, log)).catch((err: unknown) => log.warn({ index, err: (err as Error).message }, 'could not check refresh_interval left relaxed'));
-      // A failure (cluster down, other model) is not cached: the next job checks again.
-      entry.p.catch(() => {
-        if (ensured.get(index) === entry) ensured.delete(index);
-      });
-      ensured.set(index, entry);
-      return entry.p;
-    },
+    ensureIndex: modelChecks({ client, redis, config, model: baseEncoder.model, ttlMs: opts.modelCheckTtlMs ?? 30_000, log }),
     afterBatch: forwarder.afterBatch,
     outage,
     log,
     ...(opts.bulk ? { bulk: opts.bulk } : {}),
   };
 
-  const stats: Omit<IngestWorkerStats, 'encoderBusyMs'> = { jobs: 0, failedJobs: 0, indexed: 0, skipped: 0, failed: 0, encodeMs: 0, indexMs: 0 };
   // BullMQ does not close a connection it was given: close() quits it after the worker.
   const workerConnection = createRedis(config);
   const worker = new Worker<IngestBatchJob, IngestBatchResult>(config.queue, ingestBatchProcessor(ctx), {
@@ -185,30 +151,7 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
     maxStalledCount: opts.maxStalledCount ?? 2,
   });
   bullWorker = worker;
-  worker.on('completed', (_job: Job, r: IngestBatchResult) => {
-    stats.jobs++;
-    stats.indexed += r.indexed;
-    stats.skipped += r.skipped;
-    stats.failed += r.failed;
-    stats.encodeMs += r.encodeMs;
-    stats.indexMs += r.indexMs;
-  });
-  worker.on('failed', (job: Job<IngestBatchJob> | undefined, err: Error) => {
-    if (!job) return;
-    const final = job.finishedOn !== undefined;
-    log[final ? 'error' : 'warn']({ job: job.id, attempt: job.attemptsMade, err: err.message }, final ? 'batch job failed' : 'batch job will be retried');
-    if (final) {
-      stats.failedJobs++;
-      // Normally the processor already counted the batch; this covers failures outside it.
-      settleFailedJob(store, job, err.message, undefined, client).catch((e) => log.error({ err: (e as Error).message }, 'cannot settle failed job'));
-    }
-  });
-  worker.on('error', (err: Error) => {
-    // Redis going away: one line per outage (src/redis.ts), not one per reconnection attempt.
-    if (isRedisConnectionError(err)) reportRedisError(config.redisUrl, err, log);
-    else log.error({ err: err.message }, 'worker error');
-  });
-  worker.on('stalled', (jobId: string) => log.warn({ job: jobId }, 'stalled job moved back to wait'));
+  const stats = watchWorker(worker, { store, client, redisUrl: config.redisUrl, log });
   await worker.waitUntilReady();
 
   let closing: Promise<void> | undefined;
@@ -234,4 +177,94 @@ export async function startIngestWorker(opts: IngestWorkerOptions): Promise<Inge
       return closing;
     },
   };
+}
+
+/**
+ * The OpenSearch client, after Redis and OpenSearch answered: a wrong URL or a cluster that is down
+ * at start is one clear error, before the model loads and before "ready" (such a worker must not
+ * take jobs and fail them).
+ */
+async function connect(opts: IngestWorkerOptions): Promise<{ client: Client; ownClient: boolean }> {
+  const ownClient = opts.client === undefined;
+  const client = opts.client ?? createOpenSearchClient(opts.config);
+  try {
+    await checkRedis(opts.config);
+    await checkOpenSearch(client, opts.config.opensearchUrl);
+  } catch (err) {
+    if (ownClient) await client.close();
+    throw err;
+  }
+  return { client, ownClient };
+}
+
+async function loadEncoder(opts: IngestWorkerOptions, log: Logger): Promise<{ encoder: Encoder; own: boolean }> {
+  if (opts.encoder) return { encoder: opts.encoder, own: false };
+  const e = opts.encoderOptions;
+  const encoder = await createEncoder({
+    modelDir: opts.config.modelDir,
+    device: opts.config.device,
+    workers: e?.workers ?? 1,
+    ...(e?.threads !== undefined ? { threads: e.threads } : {}),
+    ...(e?.batchSize !== undefined ? { batchSize: e.batchSize } : {}),
+    log,
+  });
+  return { encoder, own: true };
+}
+
+/**
+ * The batch context's `ensureIndex`: creates the index or checks its model, trusted for `ttlMs`
+ * (an alias can move to another model's index during a reindex); a failure (cluster down, other
+ * model) is not cached, so the next job checks again.
+ */
+function modelChecks(o: { client: Client; redis: Redis; config: Config; model: Encoder['model']; ttlMs: number; log: Logger }): (index: string) => Promise<void> {
+  const ensured = new Map<string, { p: Promise<void>; at: number }>();
+  return (index) => {
+    const cached = ensured.get(index);
+    if (cached && Date.now() - cached.at <= o.ttlMs) return cached.p;
+    const entry = { p: ensureConceptIndex(o.client, index, o.model, indexSettingsOf(o.config)).then(() => undefined), at: Date.now() };
+    // With each model check: a refresh_interval that a killed relaxed run left behind is put back
+    // once its lease ran out. Best effort: it never fails a job.
+    void entry.p
+      .then(() => restoreAbandonedRefresh(o.client, o.redis, index, o.log))
+      .catch((err: unknown) => o.log.warn({ index, err: (err as Error).message }, 'could not check refresh_interval left relaxed'));
+    entry.p.catch(() => {
+      if (ensured.get(index) === entry) ensured.delete(index);
+    });
+    ensured.set(index, entry);
+    return entry.p;
+  };
+}
+
+/** Counts what the worker's jobs did and logs their failures, stalls and connection trouble. */
+function watchWorker(
+  worker: Worker<IngestBatchJob, IngestBatchResult>,
+  o: { store: JobSetStore; client: Client; redisUrl: string; log: Logger },
+): Omit<IngestWorkerStats, 'encoderBusyMs'> {
+  const stats: Omit<IngestWorkerStats, 'encoderBusyMs'> = { jobs: 0, failedJobs: 0, indexed: 0, skipped: 0, failed: 0, encodeMs: 0, indexMs: 0 };
+  const { log } = o;
+  worker.on('completed', (_job: Job, r: IngestBatchResult) => {
+    stats.jobs++;
+    stats.indexed += r.indexed;
+    stats.skipped += r.skipped;
+    stats.failed += r.failed;
+    stats.encodeMs += r.encodeMs;
+    stats.indexMs += r.indexMs;
+  });
+  worker.on('failed', (job: Job<IngestBatchJob> | undefined, err: Error) => {
+    if (!job) return;
+    const final = job.finishedOn !== undefined;
+    log[final ? 'error' : 'warn']({ job: job.id, attempt: job.attemptsMade, err: err.message }, final ? 'batch job failed' : 'batch job will be retried');
+    if (final) {
+      stats.failedJobs++;
+      // Normally the processor already counted the batch; this covers failures outside it.
+      settleFailedJob(o.store, job, err.message, undefined, o.client).catch((e) => log.error({ err: (e as Error).message }, 'cannot settle failed job'));
+    }
+  });
+  worker.on('error', (err: Error) => {
+    // Redis going away: one line per outage (src/redis.ts), not one per reconnection attempt.
+    if (isRedisConnectionError(err)) reportRedisError(o.redisUrl, err, log);
+    else log.error({ err: err.message }, 'worker error');
+  });
+  worker.on('stalled', (jobId: string) => log.warn({ job: jobId }, 'stalled job moved back to wait'));
+  return stats;
 }

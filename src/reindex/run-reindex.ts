@@ -140,119 +140,71 @@ async function countDocs(client: Client, index: string): Promise<number> {
   return ((await client.count({ index })).body as { count: number }).count;
 }
 
+/** What every step of a reindex run shares: the services, the stores, the model, the options. */
+interface RunContext {
+  opts: ReindexOptions;
+  config: ReindexOptions['config'];
+  log: Logger;
+  wait: boolean;
+  model: ModelIdentity;
+  client: Client;
+  redis: ReturnType<typeof createRedis>;
+  store: JobSetStore;
+  state: ReindexStateStore;
+  engine: Awaited<ReturnType<typeof getEngine>>;
+}
+
+/** The run's plan: what to read, what to build, which alias to move (step 1 and 2). */
+interface Planned {
+  alias: string;
+  target: string;
+  setId: string;
+  base: Pick<ReindexResult, 'alias' | 'target' | 'setId' | 'model'>;
+  /** `--alias` = `--source`, a concrete index: at the switch the index gives way to an alias of its name. */
+  replacing: boolean;
+  run: ReindexRecord;
+  resumed: boolean;
+}
+
 /**
  * `saesplade reindex`: re-encodes the documents of `source` with the configured model into a new
  * index named for the model version, resumably, then (when waiting) verifies it and moves the alias
- * to it in one `_aliases` call. See docs/REINDEX.md.
+ * to it in one `_aliases` call. See docs/REINDEX.md. In steps: planRun (what to read and build,
+ * resume or start) → prepareTarget (create the index, relax its refresh, forward writes) →
+ * copyPages (one job per page of each slice) → wait for the jobs → verifyAndSwitch.
  */
 export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
   const { config } = opts;
   const log = opts.log ?? defaultLog;
-  const wait = Boolean(opts.wait || opts.withWorker);
   assertIndexName('--source', opts.source);
   if (opts.alias !== undefined) assertIndexName('--alias', opts.alias);
   const model = modelIdentity(config.modelDir);
   await checkRedis(config);
   const client = createOpenSearchClient(config);
   const redis = createRedis(config);
-  const store = new JobSetStore(redis);
-  const state = new ReindexStateStore(redis);
   let worker: IngestWorkerHandle | undefined;
   let queue: ReturnType<typeof createIngestQueue> | undefined;
   let restoreRefresh: (() => Promise<void>) | undefined;
   try {
     await checkOpenSearch(client, config.opensearchUrl);
-    const engine = await getEngine(client);
+    const rc: RunContext = {
+      opts,
+      config,
+      log,
+      model,
+      client,
+      redis,
+      wait: Boolean(opts.wait || opts.withWorker),
+      store: new JobSetStore(redis),
+      state: new ReindexStateStore(redis),
+      engine: await getEngine(client),
+    };
+    const planned = await planRun(rc);
+    if ('status' in planned) return planned;
+    const { run, setId } = planned;
 
-    // 1. What to read, what to build, which alias to move.
-    const src = await resolveIndices(client, opts.source);
-    const alias = opts.alias ?? (src.isAlias ? opts.source : undefined);
-    if (!alias) {
-      throw new ReindexError(`--source "${opts.source}" is an index, not an alias: name the alias to create or move with --alias`);
-    }
-    // `--alias` = `--source`, a concrete index: at the switch the index gives way to an alias of its name (src/reindex/replace.ts).
-    const replacing = !src.isAlias && alias === opts.source;
-    if (!replacing && !(await client.indices.existsAlias({ name: alias })).body && (await client.indices.exists({ index: alias })).body) {
-      throw new ReindexError(
-        `--alias "${alias}" is the name of an index; an alias cannot share it (to replace that index by an alias of its name, ` +
-          `reindex it: --source ${alias} --alias ${alias})`,
-      );
-    }
-    const target = targetIndexName(alias, model);
-    const current = await aliasIndices(client, alias);
-    const setId = reindexSetId(target);
-    const base = { alias, target, setId, model: { name: model.name, version: model.version } };
-
-    if (current.length === 1 && current[0] === target) {
-      const rec = await state.get(target);
-      return {
-        ...base,
-        sources: rec?.sources ?? [],
-        queue: rec?.queue ?? '',
-        status: 'already-switched',
-        created: false,
-        resumed: true,
-        pagesThisRun: 0,
-        slices: rec?.slices ?? 0,
-        pageSize: rec?.pageSize ?? 0,
-        previous: rec?.previous ?? [],
-      };
-    }
-    if (src.indices.includes(target)) throw new ReindexError(`the source already is ${target} (built with ${model.name}@${model.version})`);
-
-    const stale = opts.restart ? await state.get(target) : undefined;
-    if (opts.restart) {
-      await deleteIndexSafely(client, target, 'reindex --restart');
-      await Promise.all([state.delete(target), store.delete(setId)]);
-      // Jobs an earlier run left on its queue (pages, writes forwarded after its switch) would land in the rebuilt index.
-      const leftover = createIngestQueue(stale?.queue ?? opts.queue ?? reindexQueueName(target), redis);
-      await leftover.obliterate({ force: true }).finally(() => leftover.close());
-      log.info({ target }, 'reindex: restarting from scratch');
-    }
-
-    // 2. The run's plan: the stored one when resuming, else a new one.
-    let rec = await state.get(target);
-    const resumed = rec !== undefined;
-    if (rec && rec.status === 'switched') {
-      throw new ReindexError(
-        `${target} was switched to and then rolled back (the alias now points to ${current.join(', ') || 'nothing'}); ` +
-          `its copy is stale: run again with --restart to rebuild it`,
-      );
-    }
-    if (!rec) {
-      const count = await countDocs(client, src.indices.join(','));
-      rec = await state.create({
-        target,
-        alias,
-        sources: src.indices,
-        modelName: model.name,
-        modelVersion: model.version,
-        queue: opts.queue ?? reindexQueueName(target),
-        setId,
-        slices: planSlices(opts.slices, count),
-        pageSize: Math.max(1, Math.floor(opts.pageSize ?? 32)),
-        textFields: opts.textFields?.length ? opts.textFields : [...DEFAULT_TEXT_FIELDS],
-      });
-    } else {
-      log.info({ target, slices: rec.slices, pageSize: rec.pageSize, pagesDone: rec.cursors.map((c) => c.page) }, 'reindex: resuming');
-    }
-    const run = rec;
-
-    // 3. The new index: the concept mapping plus the source's own fields.
-    const got = (await client.indices.get({ index: run.sources.join(',') })).body as Record<string, any>;
-    const carried = carriedMappings(run.sources.map((i) => got[i] ?? {}));
-    const { created } = await ensureConceptIndex(client, target, model, { ...carried, ...indexSettingsOf(config) });
-    // Left relaxed by a killed run of this reindex: put back first (this run may relax it again).
-    await restoreAbandonedRefresh(client, redis, target, log);
-    // Bulk-load refresh interval on the new index while it is filled (waiting runs only), restored before verification.
-    const relaxed = wait && config.bulkRefreshInterval !== undefined ? await relaxRefreshInterval(client, redis, target, config.bulkRefreshInterval, log) : undefined;
-    restoreRefresh = relaxed ? () => relaxed.restore() : undefined;
-
-    // 4. From now on writes to the alias or the sources are forwarded to the new index.
-    const forwarded = [...new Set([alias, ...run.sources])];
-    await state.activate(forwarded, { alias, target, queue: run.queue, setId, model: base.model });
-    if (!(await store.get(setId))) await store.create({ id: setId, source: `reindex:${run.sources.join(',')}`, index: target, queue: run.queue });
-
+    const prepared = await prepareTarget(rc, planned);
+    restoreRefresh = prepared.restoreRefresh;
     queue = createIngestQueue(run.queue, redis);
     if (opts.withWorker) {
       const w = typeof opts.withWorker === 'object' ? opts.withWorker : {};
@@ -260,53 +212,18 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
     }
     const started = Date.now();
 
-    // 5. Copy: every unfinished slice pages through one point in time, one job per page.
-    let pagesThisRun = 0;
-    const interrupted = () => opts.signal?.aborted === true;
-    if (run.cursors.some((c) => !c.done)) {
-      const keepAlive = opts.keepAlive ?? '5m';
-      const q = queue;
-      await withPointInTime(engine, run.sources.join(','), keepAlive, async (pit) => {
-        const copySlice = async (slice: number) => {
-          const cur: SliceCursor = run.cursors[slice]!;
-          if (cur.done || interrupted()) return;
-          const pages = pitPages(client, engine, { pit, keepAlive, size: run.pageSize, slice, slices: run.slices, after: cur.after, beforePage: () => waitForRoom(q, 1000) });
-          let page = cur.page;
-          for await (const { hits, after, last } of pages) {
-            const docs: IngestBatchJob['docs'] = [];
-            const rejected: FailedDoc[] = [];
-            for (const h of hits) {
-              const p = sourceHitToDoc(engine.withoutType(h) as typeof h, run.textFields);
-              if (p.ok) docs.push(p.doc);
-              else rejected.push({ source: `${h._index}/${h._id}`, id: h._id, code: p.code, reason: p.reason, at: new Date().toISOString() });
-            }
-            if (docs.length > 0) {
-              const data: IngestBatchJob = { setId, index: target, batch: pageBatchNumber(slice, page), model: base.model, docs, createOnly: true };
-              await q.add(INGEST_BATCH_JOB, data, { jobId: pageJobId(setId, slice, page) });
-            }
-            const next: SliceCursor = { after, page: page + 1, done: last };
-            await state.commitPage(store, run, slice, next, { docs: docs.length, rejected });
-            run.cursors[slice] = next;
-            page = next.page;
-            pagesThisRun++;
-            opts.onPage?.({ slice, page: next.page - 1, docs: docs.length, pagesThisRun });
-            if (interrupted()) break;
-          }
-        };
-        await Promise.all(run.cursors.map((_, i) => copySlice(i)));
-      });
-    }
-    const common = { ...base, sources: run.sources, queue: run.queue, created, resumed, pagesThisRun, slices: run.slices, pageSize: run.pageSize };
-    if (interrupted()) return { ...common, status: 'interrupted' };
-    await store.markProducerDone(setId);
-    if (run.status === 'copying') await state.setStatus(target, 'copied');
-    if (!wait) return { ...common, status: 'queued' };
+    const pagesThisRun = await copyPages(rc, planned, queue);
+    const common = { ...planned.base, sources: run.sources, queue: run.queue, created: prepared.created, resumed: planned.resumed, pagesThisRun, slices: run.slices, pageSize: run.pageSize };
+    if (opts.signal?.aborted === true) return { ...common, status: 'interrupted' };
+    await rc.store.markProducerDone(setId);
+    if (run.status === 'copying') await rc.state.setStatus(planned.target, 'copied');
+    if (!rc.wait) return { ...common, status: 'queued' };
 
-    // 6. Wait for the jobs (and forwarded writes).
+    // Wait for the jobs (and forwarded writes).
     const reporter = opts.progress === false ? undefined : progressReporter();
     let final: JobSetInfo;
     try {
-      final = await waitForJobSet({ store, queue, setId, client, onUpdate: (i) => reporter?.update(i), ...(opts.signal ? { signal: opts.signal } : {}) });
+      final = await waitForJobSet({ store: rc.store, queue, setId, client, onUpdate: (i) => reporter?.update(i), ...(opts.signal ? { signal: opts.signal } : {}) });
     } finally {
       reporter?.stop();
     }
@@ -314,41 +231,194 @@ export async function reindex(opts: ReindexOptions): Promise<ReindexResult> {
     const elapsedS = (Date.now() - started) / 1000;
     const docsPerS = Math.round(((final.indexed + final.skipped + final.failed) / Math.max(elapsedS, 1e-3)) * 10) / 10;
 
-    // 7. Verify, then switch atomically.
     await restoreRefresh?.();
-    const encoder = worker?.encoder ?? (await createEncoder({ modelDir: config.modelDir, device: config.device, workers: 0 }));
-    let verification: ReindexVerification;
-    try {
-      verification = await verifyReindex(client, { sources: run.sources, target, textFields: run.textFields, model, encoder, sampleSize: opts.sampleSize ?? 20, minCosine: opts.minCosine ?? 0.99 });
-    } finally {
-      if (!worker) await encoder.close();
-    }
-    if (!verification.ok) {
-      await state.setStatus(target, 'verify_failed');
-      throw new ReindexError(
-        `verification of ${target} failed, the alias "${alias}" was not moved: ${verification.problems.join('; ')}` +
-          (final.failed > 0 ? `; see the ${final.failed} failed documents with: saesplade failed ${setId}` : '') +
-          `. Writes are still forwarded; fix the cause and run the same command again.`,
-      );
-    }
-    const replaced = replacing ? await replaceIndexWithAlias(client, alias, target, { sources: run.sources, model, setId, keepOld: !opts.deleteOld }) : undefined;
-    const previous = replaced ? replaced.previous : await switchAlias(client, alias, target, { sources: run.sources, model, setId });
-    await state.setStatus(target, 'switched', { switched_at: new Date().toISOString(), previous: JSON.stringify(previous) });
-    await state.deactivate(forwarded, opts.forwardGraceS ?? 600);
-    const deleted: string[] = [...(replaced?.deleted ?? [])];
-    if (opts.deleteOld) {
-      for (const idx of previous.filter((i) => i !== target)) {
-        if (await deleteIndexSafely(client, idx, 'reindex --delete-old')) deleted.push(idx);
-      }
-    }
-    log.info({ alias, from: previous, to: target }, 'reindex: alias switched');
-    return { ...common, status: 'switched', final, elapsedS, docsPerS, verification, previous, deleted, ...(replaced ? { replaced: alias } : {}) };
+    const switched = await verifyAndSwitch(rc, planned, prepared.forwarded, final, worker?.encoder);
+    return { ...common, status: 'switched', final, elapsedS, docsPerS, ...switched };
   } finally {
     await restoreRefresh?.().catch((err: unknown) => log.error({ err: (err as Error).message }, 'could not restore refresh_interval of the new index'));
     await worker?.close();
     await queue?.close();
     await Promise.allSettled([redis.quit(), client.close()]);
   }
+}
+
+/**
+ * Step 1 and 2: the source's indices, the alias to move and the target index; then the stored plan
+ * when resuming (or a new one), or the answer right away when the alias already points to the target.
+ */
+async function planRun(rc: RunContext): Promise<Planned | ReindexResult> {
+  const { opts, client, state, store, model, log } = rc;
+  const src = await resolveIndices(client, opts.source);
+  const alias = opts.alias ?? (src.isAlias ? opts.source : undefined);
+  if (!alias) {
+    throw new ReindexError(`--source "${opts.source}" is an index, not an alias: name the alias to create or move with --alias`);
+  }
+  // `--alias` = `--source`, a concrete index: at the switch the index gives way to an alias of its name (src/reindex/replace.ts).
+  const replacing = !src.isAlias && alias === opts.source;
+  if (!replacing && !(await client.indices.existsAlias({ name: alias })).body && (await client.indices.exists({ index: alias })).body) {
+    throw new ReindexError(
+      `--alias "${alias}" is the name of an index; an alias cannot share it (to replace that index by an alias of its name, ` +
+        `reindex it: --source ${alias} --alias ${alias})`,
+    );
+  }
+  const target = targetIndexName(alias, model);
+  const current = await aliasIndices(client, alias);
+  const setId = reindexSetId(target);
+  const base = { alias, target, setId, model: { name: model.name, version: model.version } };
+
+  if (current.length === 1 && current[0] === target) {
+    const rec = await state.get(target);
+    return {
+      ...base,
+      sources: rec?.sources ?? [],
+      queue: rec?.queue ?? '',
+      status: 'already-switched',
+      created: false,
+      resumed: true,
+      pagesThisRun: 0,
+      slices: rec?.slices ?? 0,
+      pageSize: rec?.pageSize ?? 0,
+      previous: rec?.previous ?? [],
+    };
+  }
+  if (src.indices.includes(target)) throw new ReindexError(`the source already is ${target} (built with ${model.name}@${model.version})`);
+
+  const stale = opts.restart ? await state.get(target) : undefined;
+  if (opts.restart) {
+    await deleteIndexSafely(client, target, 'reindex --restart');
+    await Promise.all([state.delete(target), store.delete(setId)]);
+    // Jobs an earlier run left on its queue (pages, writes forwarded after its switch) would land in the rebuilt index.
+    const leftover = createIngestQueue(stale?.queue ?? opts.queue ?? reindexQueueName(target), rc.redis);
+    await leftover.obliterate({ force: true }).finally(() => leftover.close());
+    log.info({ target }, 'reindex: restarting from scratch');
+  }
+
+  let rec = await state.get(target);
+  const resumed = rec !== undefined;
+  if (rec && rec.status === 'switched') {
+    throw new ReindexError(
+      `${target} was switched to and then rolled back (the alias now points to ${current.join(', ') || 'nothing'}); ` +
+        `its copy is stale: run again with --restart to rebuild it`,
+    );
+  }
+  if (!rec) {
+    const count = await countDocs(client, src.indices.join(','));
+    rec = await state.create({
+      target,
+      alias,
+      sources: src.indices,
+      modelName: model.name,
+      modelVersion: model.version,
+      queue: opts.queue ?? reindexQueueName(target),
+      setId,
+      slices: planSlices(opts.slices, count),
+      pageSize: Math.max(1, Math.floor(opts.pageSize ?? 32)),
+      textFields: opts.textFields?.length ? opts.textFields : [...DEFAULT_TEXT_FIELDS],
+    });
+  } else {
+    log.info({ target, slices: rec.slices, pageSize: rec.pageSize, pagesDone: rec.cursors.map((c) => c.page) }, 'reindex: resuming');
+  }
+  return { alias, target, setId, base, replacing, run: rec, resumed };
+}
+
+/**
+ * Step 3 and 4: the new index (the concept mapping plus the sources' own fields), its bulk-load
+ * refresh interval while it is filled (waiting runs only), and from now on writes to the alias or
+ * the sources forwarded to it.
+ */
+async function prepareTarget(rc: RunContext, p: Planned): Promise<{ created: boolean; forwarded: string[]; restoreRefresh?: () => Promise<void> }> {
+  const { client, redis, config, log, model, state, store } = rc;
+  const { run, target, alias, setId } = p;
+  const got = (await client.indices.get({ index: run.sources.join(',') })).body as Record<string, any>;
+  const carried = carriedMappings(run.sources.map((i) => got[i] ?? {}));
+  const { created } = await ensureConceptIndex(client, target, model, { ...carried, ...indexSettingsOf(config) });
+  // Left relaxed by a killed run of this reindex: put back first (this run may relax it again).
+  await restoreAbandonedRefresh(client, redis, target, log);
+  const relaxed = rc.wait && config.bulkRefreshInterval !== undefined ? await relaxRefreshInterval(client, redis, target, config.bulkRefreshInterval, log) : undefined;
+
+  const forwarded = [...new Set([alias, ...run.sources])];
+  await state.activate(forwarded, { alias, target, queue: run.queue, setId, model: p.base.model });
+  if (!(await store.get(setId))) await store.create({ id: setId, source: `reindex:${run.sources.join(',')}`, index: target, queue: run.queue });
+  return { created, forwarded, ...(relaxed ? { restoreRefresh: () => relaxed.restore() } : {}) };
+}
+
+/** Step 5: every unfinished slice pages through one point in time, one job per page. Returns the pages queued now. */
+async function copyPages(rc: RunContext, p: Planned, q: ReturnType<typeof createIngestQueue>): Promise<number> {
+  const { client, engine, state, store, opts } = rc;
+  const { run, setId, target } = p;
+  let pagesThisRun = 0;
+  const interrupted = () => opts.signal?.aborted === true;
+  if (!run.cursors.some((c) => !c.done)) return 0;
+  const keepAlive = opts.keepAlive ?? '5m';
+  await withPointInTime(engine, run.sources.join(','), keepAlive, async (pit) => {
+    const copySlice = async (slice: number) => {
+      const cur: SliceCursor = run.cursors[slice]!;
+      if (cur.done || interrupted()) return;
+      const pages = pitPages(client, engine, { pit, keepAlive, size: run.pageSize, slice, slices: run.slices, after: cur.after, beforePage: () => waitForRoom(q, 1000) });
+      let page = cur.page;
+      for await (const { hits, after, last } of pages) {
+        const docs: IngestBatchJob['docs'] = [];
+        const rejected: FailedDoc[] = [];
+        for (const h of hits) {
+          const parsed = sourceHitToDoc(engine.withoutType(h) as typeof h, run.textFields);
+          if (parsed.ok) docs.push(parsed.doc);
+          else rejected.push({ source: `${h._index}/${h._id}`, id: h._id, code: parsed.code, reason: parsed.reason, at: new Date().toISOString() });
+        }
+        if (docs.length > 0) {
+          const data: IngestBatchJob = { setId, index: target, batch: pageBatchNumber(slice, page), model: p.base.model, docs, createOnly: true };
+          await q.add(INGEST_BATCH_JOB, data, { jobId: pageJobId(setId, slice, page) });
+        }
+        const next: SliceCursor = { after, page: page + 1, done: last };
+        await state.commitPage(store, run, slice, next, { docs: docs.length, rejected });
+        run.cursors[slice] = next;
+        page = next.page;
+        pagesThisRun++;
+        opts.onPage?.({ slice, page: next.page - 1, docs: docs.length, pagesThisRun });
+        if (interrupted()) break;
+      }
+    };
+    await Promise.all(run.cursors.map((_, i) => copySlice(i)));
+  });
+  return pagesThisRun;
+}
+
+/** Step 7: verify the new index, then switch the alias atomically (or replace the index by an alias of its name), stop forwarding, delete the old with --delete-old. */
+async function verifyAndSwitch(
+  rc: RunContext,
+  p: Planned,
+  forwarded: string[],
+  final: JobSetInfo,
+  workerEncoder: Encoder | undefined,
+): Promise<Pick<ReindexResult, 'verification' | 'previous' | 'deleted' | 'replaced'>> {
+  const { client, config, model, state, opts, log } = rc;
+  const { run, target, alias, setId } = p;
+  const encoder = workerEncoder ?? (await createEncoder({ modelDir: config.modelDir, device: config.device, workers: 0 }));
+  let verification: ReindexVerification;
+  try {
+    verification = await verifyReindex(client, { sources: run.sources, target, textFields: run.textFields, model, encoder, sampleSize: opts.sampleSize ?? 20, minCosine: opts.minCosine ?? 0.99 });
+  } finally {
+    if (!workerEncoder) await encoder.close();
+  }
+  if (!verification.ok) {
+    await state.setStatus(target, 'verify_failed');
+    throw new ReindexError(
+      `verification of ${target} failed, the alias "${alias}" was not moved: ${verification.problems.join('; ')}` +
+        (final.failed > 0 ? `; see the ${final.failed} failed documents with: saesplade failed ${setId}` : '') +
+        `. Writes are still forwarded; fix the cause and run the same command again.`,
+    );
+  }
+  const replaced = p.replacing ? await replaceIndexWithAlias(client, alias, target, { sources: run.sources, model, setId, keepOld: !opts.deleteOld }) : undefined;
+  const previous = replaced ? replaced.previous : await switchAlias(client, alias, target, { sources: run.sources, model, setId });
+  await state.setStatus(target, 'switched', { switched_at: new Date().toISOString(), previous: JSON.stringify(previous) });
+  await state.deactivate(forwarded, opts.forwardGraceS ?? 600);
+  const deleted: string[] = [...(replaced?.deleted ?? [])];
+  if (opts.deleteOld) {
+    for (const idx of previous.filter((i) => i !== target)) {
+      if (await deleteIndexSafely(client, idx, 'reindex --delete-old')) deleted.push(idx);
+    }
+  }
+  log.info({ alias, from: previous, to: target }, 'reindex: alias switched');
+  return { verification, previous, deleted, ...(replaced ? { replaced: alias } : {}) };
 }
 
 /**

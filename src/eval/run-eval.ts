@@ -190,74 +190,12 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
     const size_ = await measureIndexSize(client, index, Boolean(opts.forceMerge));
     const docFreq = await storedConceptFrequencies(client, index, opts.request?.conceptField ?? CONCEPT_FIELD);
 
-    // 3. The queries, every mode, sequentially; modes interleaved query by query (rotating which
-    //    goes first) so that the drifting load of a shared machine falls on every mode alike.
-    const encoder = modes.some((m) => m !== 'bm25') ? await createEncoder({ modelDir, device: config.device, log }) : undefined;
-    const records = modes.map(() => new Map<string, QueryRecord>());
-    const deps = { client, encoder };
-    const req = (mode: SearchMode, text: string): SearchRequest => ({ ...opts.request, index, query: text, mode, size, from: 0, source: false, explain: false });
-    try {
-      for (const q of queries.slice(0, Math.min(warmup, queries.length))) for (const m of modes) await search(deps, req(m, q.text));
-      const bar = showProgress ? countProgress(`queries (${modes.join(', ')})`, queries.length) : undefined;
-      try {
-        for (let i = 0; i < queries.length; i++) {
-          const q = queries[i]!;
-          for (let j = 0; j < modes.length; j++) {
-            const k = (i + j) % modes.length;
-            const t = performance.now();
-            const result = await search(deps, req(modes[k]!, q.text));
-            const totalMs = performance.now() - t;
-            records[k]!.set(q.id, { hits: result.hits.map((h) => ({ id: h.id, score: h.score })), totalMs, result });
-          }
-          bar?.increment();
-        }
-      } finally {
-        bar?.stop();
-      }
-    } finally {
-      await encoder?.close();
-    }
-
-    // 4. Scores, run files, sparsity.
+    // 3. The queries, every mode; 4. scores, run files, sparsity.
+    const records = await runQueries({ opts, config, index, modes, queries, size, warmup, showProgress, log, client });
     const ran = new Set(queries.map((q) => q.id));
     const qrels = restrictQrels(ds.qrels, ran);
-    if (opts.runDir) mkdirSync(opts.runDir, { recursive: true });
-    const modeResults: ModeResult[] = modes.map((mode, k) => {
-      const rec = records[k]!;
-      const run = new Map(queries.map((q) => [q.id, rec.get(q.id)!.hits.map((h) => h.id)]));
-      const m = evaluateRun(run, qrels);
-      const all = queries.map((q) => rec.get(q.id)!);
-      const out: ModeResult = {
-        mode,
-        queries: m.queries,
-        ndcg10: m.ndcg10,
-        mrr10: m.mrr10,
-        recall100: m.recall100,
-        latencyMs: summarizeLatencies(all.map((r) => r.totalMs)),
-        searchMs: summarizeLatencies(all.map((r) => r.result.timings.searchMs)),
-        encodeMs: summarizeLatencies(all.map((r) => r.result.timings.encodeMs)),
-        tookMs: summarizeLatencies(all.map((r) => r.result.took)),
-        fallbacks: all.filter((r) => r.result.fallback !== undefined).length,
-      };
-      if (opts.runDir) {
-        const file = path.join(opts.runDir, `${ds.name}.${mode}.trec`);
-        writeFileSync(file, toTrecRun(new Map(queries.map((q) => [q.id, rec.get(q.id)!.hits])), `saesplade-${mode}`));
-        out.runFile = file;
-      }
-      return out;
-    });
-
-    // Query sparsity from the concept-bearing mode's results (the same vector in every mode).
-    const qk = modes.findIndex((m) => m !== 'bm25');
-    const queryFreq = new ConceptFrequencies();
-    let queryNnz = 0;
-    if (qk >= 0) {
-      for (const q of queries) {
-        const r = records[qk]!.get(q.id)!.result;
-        queryFreq.add(r.queryVector.concepts.map((c) => c.id));
-        queryNnz += r.queryVector.nonZeros;
-      }
-    }
+    const modeResults = scoreModes({ modes, records, queries, qrels, runDir: opts.runDir, dataset: ds.name });
+    const { queryFreq, queryNnz, qk } = querySparsity(modes, records, queries);
 
     const byMode = (m: SearchMode) => modeResults.find((r) => r.mode === m);
     const c = byMode('concepts');
@@ -298,6 +236,103 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
   } finally {
     await client.close();
   }
+}
+
+/**
+ * Step 3: every query in every mode, sequentially, after `warmup` untimed rounds; the modes
+ * interleaved query by query (rotating which goes first) so that the drifting load of a shared
+ * machine falls on every mode alike.
+ */
+async function runQueries(o: {
+  opts: EvalOptions;
+  config: Config;
+  index: string;
+  modes: SearchMode[];
+  queries: BeirDataset['queries'];
+  size: number;
+  warmup: number;
+  showProgress: boolean;
+  log: Logger;
+  client: Client;
+}): Promise<Map<string, QueryRecord>[]> {
+  const { opts, modes, queries } = o;
+  const encoder = modes.some((m) => m !== 'bm25') ? await createEncoder({ modelDir: o.config.modelDir, device: o.config.device, log: o.log }) : undefined;
+  const records = modes.map(() => new Map<string, QueryRecord>());
+  const deps = { client: o.client, encoder };
+  const req = (mode: SearchMode, text: string): SearchRequest => ({ ...opts.request, index: o.index, query: text, mode, size: o.size, from: 0, source: false, explain: false });
+  try {
+    for (const q of queries.slice(0, Math.min(o.warmup, queries.length))) for (const m of modes) await search(deps, req(m, q.text));
+    const bar = o.showProgress ? countProgress(`queries (${modes.join(', ')})`, queries.length) : undefined;
+    try {
+      for (let i = 0; i < queries.length; i++) {
+        const q = queries[i]!;
+        for (let j = 0; j < modes.length; j++) {
+          const k = (i + j) % modes.length;
+          const t = performance.now();
+          const result = await search(deps, req(modes[k]!, q.text));
+          const totalMs = performance.now() - t;
+          records[k]!.set(q.id, { hits: result.hits.map((h) => ({ id: h.id, score: h.score })), totalMs, result });
+        }
+        bar?.increment();
+      }
+    } finally {
+      bar?.stop();
+    }
+  } finally {
+    await encoder?.close();
+  }
+  return records;
+}
+
+/** Step 4: each mode's metrics over the judged queries run, its latencies, and its TREC run file. */
+function scoreModes(o: {
+  modes: SearchMode[];
+  records: Map<string, QueryRecord>[];
+  queries: BeirDataset['queries'];
+  qrels: ReturnType<typeof restrictQrels>;
+  runDir: string | undefined;
+  dataset: string;
+}): ModeResult[] {
+  if (o.runDir) mkdirSync(o.runDir, { recursive: true });
+  return o.modes.map((mode, k) => {
+    const rec = o.records[k]!;
+    const run = new Map(o.queries.map((q) => [q.id, rec.get(q.id)!.hits.map((h) => h.id)]));
+    const m = evaluateRun(run, o.qrels);
+    const all = o.queries.map((q) => rec.get(q.id)!);
+    const out: ModeResult = {
+      mode,
+      queries: m.queries,
+      ndcg10: m.ndcg10,
+      mrr10: m.mrr10,
+      recall100: m.recall100,
+      latencyMs: summarizeLatencies(all.map((r) => r.totalMs)),
+      searchMs: summarizeLatencies(all.map((r) => r.result.timings.searchMs)),
+      encodeMs: summarizeLatencies(all.map((r) => r.result.timings.encodeMs)),
+      tookMs: summarizeLatencies(all.map((r) => r.result.took)),
+      fallbacks: all.filter((r) => r.result.fallback !== undefined).length,
+    };
+    if (o.runDir) {
+      const file = path.join(o.runDir, `${o.dataset}.${mode}.trec`);
+      writeFileSync(file, toTrecRun(new Map(o.queries.map((q) => [q.id, rec.get(q.id)!.hits])), `saesplade-${mode}`));
+      out.runFile = file;
+    }
+    return out;
+  });
+}
+
+/** Query sparsity from the concept-bearing mode's results (the same vector in every mode); qk -1 when only bm25 ran. */
+function querySparsity(modes: SearchMode[], records: Map<string, QueryRecord>[], queries: BeirDataset['queries']): { queryFreq: ConceptFrequencies; queryNnz: number; qk: number } {
+  const qk = modes.findIndex((m) => m !== 'bm25');
+  const queryFreq = new ConceptFrequencies();
+  let queryNnz = 0;
+  if (qk >= 0) {
+    for (const q of queries) {
+      const r = records[qk]!.get(q.id)!.result;
+      queryFreq.add(r.queryVector.concepts.map((c) => c.id));
+      queryNnz += r.queryVector.nonZeros;
+    }
+  }
+  return { queryFreq, queryNnz, qk };
 }
 
 /**

@@ -3,12 +3,9 @@ import type { Pruning } from './prune.js';
 
 export type EncodeMode = 'document' | 'query';
 
-/** Identity of a model package, recorded in the index `_meta` and checked at query time. */
-export interface ModelIdentity {
-  name: string;
-  version: string;
-  dictionarySize: number;
-}
+/** Identity of a model package, recorded in the index `_meta` and checked at query time (src/model-identity.ts). */
+export type { ModelIdentity } from '../model-identity.js';
+import type { ModelIdentity } from '../model-identity.js';
 
 export interface EncodeStats {
   texts: number;

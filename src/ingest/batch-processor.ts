@@ -1,6 +1,7 @@
 import type { Client } from '@opensearch-project/opensearch';
 import type { Logger } from 'pino';
 import type { Encoder } from '../encoder/types.js';
+import { describeModel, sameJobModel } from '../model-identity.js';
 import { CONCEPT_FIELD } from '../opensearch/indexes.js';
 import type { FailedDoc, IngestBatchJob, IngestBatchResult, JobSetStore } from '../queue/index.js';
 import { toFeatureMap } from '../sparse.js';
@@ -145,9 +146,9 @@ async function runOnce(
   let landed: { indexed: number; skipped: number; rejected: FailedDoc[] } | undefined;
   try {
     const model = ctx.encoder.model;
-    if (job.model && (job.model.name !== model.name || job.model.version !== model.version)) {
+    if (job.model && !sameJobModel(job.model, model)) {
       throw new PermanentIngestError(
-        `job was queued for model ${job.model.name}@${job.model.version} but this worker runs ${model.name}@${model.version}`,
+        `job was queued for model ${describeModel(job.model)} but this worker runs ${describeModel(model)}`,
         { code: 'model_mismatch' },
       );
     }

@@ -1,3 +1,4 @@
+import type { JobModel } from '../model-identity.js';
 import type { Readable } from 'node:stream';
 import type { Queue } from 'bullmq';
 import {
@@ -41,7 +42,7 @@ export interface ProduceOptions {
    */
   maxWaitingJobs?: number;
   /** The model the producer expects workers to use (recorded in each job). */
-  model?: { name: string; version: string };
+  model?: JobModel;
   /** Use this job set id instead of a fresh one. */
   setId?: string;
   /** Called after each `addBulk` with the running totals. */

@@ -1,3 +1,4 @@
+import type { JobModel } from '../model-identity.js';
 import type { Queue } from 'bullmq';
 import { INGEST_BATCH_JOB, batchJobId, newJobSetId, type FailedDoc, type IngestBatchJob, type IngestBatchResult, type JobSetStore } from '../queue/index.js';
 import { SourceDocSchema, type SourceDoc } from './document.js';
@@ -11,7 +12,7 @@ export interface RequeueOptions {
   /** The job set whose failed documents are queued again. */
   setId: string;
   /** The model the new jobs expect (the configured one). */
-  model?: { name: string; version: string };
+  model?: JobModel;
   /** Documents per batch job (default 32) and bytes per batch job (default 4 MiB), as ingest. */
   batchSize?: number;
   maxBatchBytes?: number;

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { JobModel } from '../model-identity.js';
 
 /*
  * The contract between a running reindex and every ingest worker (docs/REINDEX.md, "Writes during a
@@ -18,7 +19,7 @@ export interface ActiveReindex {
   target: string;
   queue: string;
   setId: string;
-  model: { name: string; version: string };
+  model: JobModel;
 }
 
 export function activeKey(name: string): string {

@@ -1,6 +1,7 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { redisUrlOf, reportRedisError } from '../redis.js';
+import { JobModelSchema } from '../model-identity.js';
 import { SourceDocSchema } from './source-doc.js';
 
 /** BullMQ job name of a batch of documents to encode and index. */
@@ -15,7 +16,8 @@ export const IngestBatchJobSchema = z.object({
   index: z.string().min(1),
   /** 0-based batch number within the job set. */
   batch: z.number().int().nonnegative(),
-  model: z.object({ name: z.string(), version: z.string() }).optional(),
+  /** The producer's model (src/model-identity.ts); older jobs carry name and version only. */
+  model: JobModelSchema.optional(),
   docs: z.array(SourceDocSchema).min(1),
   /**
    * Create-only (reindex copy jobs): a document already in the target index is left alone (counted

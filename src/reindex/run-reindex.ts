@@ -1,3 +1,4 @@
+import type { JobModel } from '../model-identity.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { createEncoder } from '../encoder/index.js';
@@ -100,7 +101,7 @@ export interface ReindexResult {
   target: string;
   queue: string;
   setId: string;
-  model: { name: string; version: string };
+  model: JobModel;
   /** `queued`: pages queued, not waited for; `interrupted`: stopped by the signal; `switched`: done now; `already-switched`: nothing to do. */
   status: 'queued' | 'interrupted' | 'switched' | 'already-switched';
   created: boolean;
@@ -264,7 +265,7 @@ async function planRun(rc: RunContext): Promise<Planned | ReindexResult> {
   const target = targetIndexName(alias, model);
   const current = await aliasIndices(client, alias);
   const setId = reindexSetId(target);
-  const base = { alias, target, setId, model: { name: model.name, version: model.version } };
+  const base = { alias, target, setId, model: { name: model.name, version: model.version, dictionarySize: model.dictionarySize } };
 
   if (current.length === 1 && current[0] === target) {
     const rec = await state.get(target);

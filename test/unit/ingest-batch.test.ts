@@ -89,6 +89,17 @@ describe('runIngestBatch', () => {
     expect(commits[0].failed.map((f: any) => [f.id, f.code])).toEqual([['d0', 'model_mismatch'], ['d1', 'model_mismatch']]);
   });
 
+  it('refuses a job whose model has another dictionary size (same name and version); a job of the old shape (no size) still runs', async () => {
+    const other = context();
+    const j = { ...job(1), model: { name: 'm', version: '1', dictionarySize: 99 } };
+    await expect(runIngestBatch(other.ctx, j, attempt())).rejects.toBeInstanceOf(PermanentIngestError);
+    expect(other.commits[0].failed[0]).toMatchObject({ code: 'model_mismatch', reason: expect.stringContaining('(dictionary of 99)') });
+    const same = context();
+    const full = await runIngestBatch(same.ctx, { ...job(1), model: MODEL }, attempt());
+    const old = await runIngestBatch(context().ctx, job(1), attempt()); // { name, version } only, as queued by 0.1
+    expect([full.indexed, old.indexed]).toEqual([1, 1]);
+  });
+
   it('skips documents whose stored hash is unchanged without encoding them', async () => {
     const { contentHash } = await import('../../src/ingest/index.js');
     const { ctx, encoded } = context({}, { d0: contentHash(MODEL, { text: 'text 0' }), d1: 'stale' });

@@ -167,7 +167,7 @@ export async function buildCompatApp(ctx: ServerContext, opts: CompatOptions): P
       index,
       queue: ctx.queue,
       store: ctx.store,
-      model: { name: ctx.model.name, version: ctx.model.version },
+      model: ctx.model,
       parse: { idField: 'id', textFields: opts.textFields, metadataField: 'metadata' },
       maxWaitingJobs: 0,
     });

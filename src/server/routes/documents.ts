@@ -96,7 +96,7 @@ export function registerDocumentRoutes(app: FastifyInstance, ctx: ServerContext)
           index,
           queue: ctx.queue,
           store: ctx.store,
-          model: { name: ctx.model.name, version: ctx.model.version },
+          model: ctx.model,
           parse: { format: q.format ?? 'auto', idField: q.idField ?? 'id', textFields, metadataField: q.metadataField ?? 'metadata' },
           batchSize,
           // This request was admitted above; it is not held open while workers drain the queue.

@@ -1,3 +1,4 @@
+import { useLogLevel } from '../log.js';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config.js';
 
@@ -31,7 +32,7 @@ export function withIndexSettingsOptions(cmd: Command): Command {
 
 /** Resolves the validated config from a command's parsed options. */
 export function configFrom(opts: Record<string, unknown>): Config {
-  return loadConfig({
+  const config = loadConfig({
     opensearchUrl: opts.opensearchUrl,
     redisUrl: opts.redisUrl,
     modelDir: opts.model,
@@ -42,6 +43,8 @@ export function configFrom(opts: Record<string, unknown>): Config {
     replicas: opts.replicas,
     bulkRefreshInterval: opts.bulkRefreshInterval,
   });
+  useLogLevel(config.logLevel);
+  return config;
 }
 
 /** Prints a result: JSON for scripts, or the human rendering. */

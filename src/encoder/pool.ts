@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { log as defaultLog } from '../log.js';
 import type { SparseVector } from '../sparse.js';
 import { SaespladeError } from '../errors.js';
 import { ModelPackageError } from './errors.js';
@@ -99,7 +100,7 @@ export class WorkerPoolEncoder implements Encoder {
     const chunk = Math.max(1, Math.floor(opts.batchSize ?? 8));
     const pool = new WorkerPoolEncoder(pkg, chunk, opts.log);
     const { log, ...rest } = opts;
-    const init: WorkerInit = { ...rest, modelDir: pkg.dir, threads: perWorker, logLevel: log?.level ?? process.env.LOG_LEVEL ?? 'info' };
+    const init: WorkerInit = { ...rest, modelDir: pkg.dir, threads: perWorker, logLevel: log?.level ?? defaultLog.level };
     delete (init as { workers?: number }).workers;
     pool.init = init;
     try {

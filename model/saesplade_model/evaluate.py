@@ -1,13 +1,13 @@
 """Retrieval evaluation with exact scoring: nDCG@10, MRR@10, Recall@100, non-zeros, FLOPS."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
 from .common import DICT_SIZE
+from .metrics import mrr_at, ndcg_at, recall_at
 
 
 def metrics(scores: np.ndarray, qids: list[str], dids: list[str], qrels: dict[str, dict[str, int]]) -> dict:
@@ -21,17 +21,10 @@ def metrics(scores: np.ndarray, qids: list[str], dids: list[str], qrels: dict[st
     for i, q in enumerate(qids):
         rel = {d: s for d, s in qrels.get(q, {}).items() if s > 0}
         ranked = [dids[j] for j in top[i]]
-        dcg = sum((2 ** rel[d] - 1) / math.log2(r + 2) for r, d in enumerate(ranked[:10]) if d in rel)
-        ideal = sorted(rel.values(), reverse=True)[:10]
-        idcg = sum((2 ** g - 1) / math.log2(r + 2) for r, g in enumerate(ideal))
-        nd10.append(dcg / idcg if idcg > 0 else 0.0)
-        rr = 0.0
-        for r, d in enumerate(ranked[:10]):
-            if d in rel:
-                rr = 1.0 / (r + 1)
-                break
-        mrr.append(rr)
-        r100.append(len(set(ranked[:100]) & set(rel)) / len(rel) if rel else 0.0)
+        # one metric code with the product (saesplade_model.metrics, linear gain, as src/eval/metrics.ts)
+        nd10.append(ndcg_at(ranked, rel, 10))
+        mrr.append(mrr_at(ranked, rel, 10))
+        r100.append(recall_at(ranked, rel, 100))
     out = {"ndcg10": float(np.mean(nd10)), "mrr10": float(np.mean(mrr)), "recall100": float(np.mean(r100)),
            "n_queries": len(qids)}
     # the dev/test halves (odd / even query ids) of the training collections' queries

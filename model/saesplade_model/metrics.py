@@ -4,9 +4,7 @@ non-relevant, only queries with a relevant document scored. The same rule as the
 src/eval/metrics.ts; parity on graded relevance: model/tests/test_metrics.py against
 test/fixtures/parity/metrics.json (written by the TypeScript side, scripts/parity-fixtures.ts).
 
-evaluate.metrics (the model build's evaluation) still uses exponential gain (2^g - 1); on the binary
-judgements of every collection the toolkit evaluates (scifact, cisi, cacm, npl) the two are equal; see
-docs/EVAL.md, "Gain"."""
+evaluate.metrics (the model build's evaluation) scores each query with these functions too."""
 from __future__ import annotations
 
 import math

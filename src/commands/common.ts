@@ -1,4 +1,8 @@
+import type { Redis } from 'ioredis';
+import { redactUrl, SaespladeError } from '../errors.js';
 import { useLogLevel } from '../log.js';
+import { JobSetStore, type JobSetInfo } from '../queue/index.js';
+import { checkRedis, createRedis } from '../redis.js';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config.js';
 
@@ -50,4 +54,25 @@ export function configFrom(opts: Record<string, unknown>): Config {
 /** Prints a result: JSON for scripts, or the human rendering. */
 export function emit(json: boolean | undefined, value: unknown, human: () => string): void {
   process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : human() + '\n');
+}
+
+export class JobSetNotFoundError extends SaespladeError {
+  override name = 'JobSetNotFoundError';
+}
+
+/**
+ * Runs `fn` on a job set read from Redis (`status`, `failed`): Redis down or a wrong URL is one line
+ * naming it and exit 69 instead of reconnecting forever; an unknown id is JobSetNotFoundError.
+ */
+export async function withJobSet<T>(config: Config, setId: string, fn: (a: { redis: Redis; store: JobSetStore; info: JobSetInfo }) => Promise<T>): Promise<T> {
+  await checkRedis(config);
+  const redis = createRedis(config);
+  try {
+    const store = new JobSetStore(redis);
+    const info = await store.get(setId);
+    if (!info) throw new JobSetNotFoundError(`job set ${setId} not found in ${redactUrl(config.redisUrl)} (it expires 7 days after its last update)`);
+    return await fn({ redis, store, info });
+  } finally {
+    await redis.quit();
+  }
 }

@@ -3,10 +3,8 @@ import { once } from 'node:events';
 import type { Command } from 'commander';
 import { modelIdentity } from '../ingest/run-ingest.js';
 import { requeueFailed } from '../ingest/requeue.js';
-import { createIngestQueue, JobSetStore, type FailedDoc } from '../queue/index.js';
-import { redactUrl } from '../errors.js';
-import { checkRedis, createRedis } from '../redis.js';
-import { configFrom, emit, withConfigOptions } from './common.js';
+import { createIngestQueue, type FailedDoc } from '../queue/index.js';
+import { configFrom, emit, withConfigOptions, withJobSet } from './common.js';
 import { intOption } from './options.js';
 
 /** A failed record as shown and exported: the kept document is left out, `requeueable` says it is there. */
@@ -36,13 +34,7 @@ export function register(program: Command): void {
       .option('--json', 'print the result as JSON'),
   ).action(async (setId: string, opts: Record<string, any>) => {
     const config = configFrom(opts);
-    // Redis down or a wrong URL: one line naming it and exit 69, instead of reconnecting forever.
-    await checkRedis(config);
-    const redis = createRedis(config);
-    try {
-      const store = new JobSetStore(redis);
-      const info = await store.get(setId);
-      if (!info) throw new Error(`job set ${setId} not found in ${redactUrl(config.redisUrl)} (it expires 7 days after its last update)`);
+    await withJobSet(config, setId, async ({ redis, store, info }) => {
       if (opts.requeue) {
         const queue = createIngestQueue(info.queue || config.queue, redis);
         try {
@@ -87,8 +79,6 @@ export function register(program: Command): void {
               ...(more ? [`  ${info.failed - end} more: saesplade failed ${setId} --offset ${end}${opts.limit !== FAILED_PAGE ? ` --limit ${opts.limit}` : ''} (or --export file.jsonl for all)`] : []),
             ].join('\n'),
       );
-    } finally {
-      await redis.quit();
-    }
+    });
   });
 }

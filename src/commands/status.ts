@@ -1,10 +1,8 @@
 import { createOpenSearchClient } from '../opensearch/client.js';
 import type { Command } from 'commander';
 import { reconcileJobSet } from '../ingest/index.js';
-import { createIngestQueue, JobSetStore, type JobSetInfo } from '../queue/index.js';
-import { redactUrl } from '../errors.js';
-import { checkRedis, createRedis } from '../redis.js';
-import { configFrom, emit, withConfigOptions } from './common.js';
+import { createIngestQueue, type JobSetInfo } from '../queue/index.js';
+import { configFrom, emit, withConfigOptions, withJobSet } from './common.js';
 
 export function formatJobSet(s: JobSetInfo): string {
   const state = s.done ? 'done' : s.producerDone ? 'processing' : 'reading and queueing';
@@ -26,13 +24,7 @@ export function register(program: Command): void {
       .option('--json', 'print the result as JSON'),
   ).action(async (setId: string, opts: Record<string, any>) => {
     const config = configFrom(opts);
-    // Redis down or a wrong URL: one line naming it and exit 69, instead of reconnecting forever.
-    await checkRedis(config);
-    const redis = createRedis(config);
-    try {
-      const store = new JobSetStore(redis);
-      const first = await store.get(setId);
-      if (!first) throw new Error(`job set ${setId} not found in ${redactUrl(config.redisUrl)} (it expires 7 days after its last update)`);
+    await withJobSet(config, setId, async ({ redis, store, info: first }) => {
       if (!first.done && first.queue) {
         // Settle jobs that failed while no worker could count them (e.g. stalled too often).
         const queue = createIngestQueue(first.queue, redis);
@@ -50,8 +42,6 @@ export function register(program: Command): void {
       }
       const info = (await store.get(setId))!;
       emit(opts.json, info, () => formatJobSet(info));
-    } finally {
-      await redis.quit();
-    }
+    });
   });
 }

@@ -136,11 +136,13 @@ for (const { c, ev, q, ing, skipped } of results) {
   if (ev.ingest) L.push(`- Eval ingest of the whole collection (queue + in-process worker${ev.ingest.previous ? `, ${ev.ingest.previous.at.replace(/\.\d+Z$/, 'Z')}` : ''}): ${int(ev.ingest.indexed)} documents in ${ev.ingest.seconds} s (${ev.ingest.docsPerS} docs/s), ${ev.ingest.failed} failed.`);
   L.push('');
 }
-// Sections measured by other commands (`saesplade bench serve`, docs/SERVICE.md) sit between their
-// markers and are carried over as they are.
+// Sections measured by other commands (`saesplade bench serve`, docs/SERVICE.md; `bench compat`,
+// docs/COMPAT.md) sit between their markers (heading included) and are carried over as they are.
 const previous = existsSync(out) ? readFileSync(out, 'utf8') : '';
-const kept = previous.match(/<!-- bench-serve:start -->[\s\S]*?<!-- bench-serve:end -->/);
-if (kept) L.push(kept[0], '');
+for (const name of ['bench-serve', 'bench-compat']) {
+  const kept = previous.match(new RegExp(`<!-- ${name}:start -->[\\s\\S]*?<!-- ${name}:end -->`));
+  if (kept) L.push(kept[0], '');
+}
 writeFileSync(out, L.join('\n') + '\n');
 
 // The README's Benchmarks section: the summary table between the markers, if the README has them.

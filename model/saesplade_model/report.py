@@ -24,6 +24,7 @@ def torch_vectors(sae, cache, top_k, chunk=128, exact=False):
     fp32 values (sae.select); the build checks that this keeps the same top-8 sets as fp32 (build_info
     'select_check'). exact=True: fp32 pre-activation over all concepts."""
     poolable = poolable_table()
+    chunk = min(chunk, getattr(sae, "pool_chunk", chunk))   # a dense vocabulary head pools fewer texts at a time
     from .stage2 import gather_tokens
     from .sae import exact_select
     if not exact:

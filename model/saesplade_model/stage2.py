@@ -132,9 +132,10 @@ def dev_eval(sae, dev, poolable, doc_max_tokens=128, tau=0.05, data=None):
     rr, nq, nd, tq, kl = [], [], [], [], []
     for name, doc_cache, q_cache, drows, qrows, target in dev:
         D = []
-        for a in range(0, len(drows), 256):
-            x, seg, keep = gather_tokens(doc_cache, drows[a:a + 256], doc_max_tokens, poolable)
-            D.append(sae.pool(x, seg, len(drows[a:a + 256]), keep))
+        ch = getattr(sae, "pool_chunk", 256)   # a dense vocabulary head pools fewer texts at a time (memory)
+        for a in range(0, len(drows), ch):
+            x, seg, keep = gather_tokens(doc_cache, drows[a:a + ch], doc_max_tokens, poolable)
+            D.append(sae.pool(x, seg, len(drows[a:a + ch]), keep))
         x, seg, keep = gather_tokens(q_cache, qrows, 10_000, poolable)
         Q = sae.pool(x, seg, len(qrows), keep)
         Dd = torch.cat(D)
@@ -167,7 +168,8 @@ def train_stage2(sae, data: Stage2Data, dev, steps: int, batch_q: int = 16, n_ne
     measured every dev_every steps and the checkpoint with the highest value is kept (step 0 included)."""
     rng = np.random.default_rng(seed)
     poolable = poolable_table()
-    params = [sae.W_enc, sae.b_enc, sae.b_dec]
+    # what stage 2 trains: the SAE encoder (its decoder is stage 1's), or a head's own (vocab_control.VocabHead)
+    params = sae.stage2_params() if hasattr(sae, "stage2_params") else [sae.W_enc, sae.b_enc, sae.b_dec]
     from .sae import _adam
     opt = _adam([{"params": params, "lr": lr}, {"params": [sae.log_scale], "lr": 1e-2}])
     warm_lr = max(1, steps // 20)

@@ -55,7 +55,8 @@ export function withQueryOptions(cmd: Command): Command {
     .option('--window <n>', 'rescore window for --two-phase, fusion window for rrf (default 5 x size)', intOption('--window', 1, JAVA_INT_MAX))
     .option('--hybrid-weights <c,b>', 'weights of concepts and BM25 for hybrid (score boosts) and rrf (list weights)', weightsOption)
     .option('--rrf-k <k>', 'reciprocal rank fusion constant', numberOption('--rrf-k', 0), DEFAULT_RRF_K)
-    .option('--text-fields <list>', 'fields BM25 searches', listOption, [...DEFAULT_TEXT_FIELDS]);
+    .option('--text-fields <list>', 'fields BM25 searches', listOption, [...DEFAULT_TEXT_FIELDS])
+    .option('--inference-free', "encode the query from the package's token table (no transformer at query time; the package needs a query_table)");
 }
 
 /** The SearchRequest fields that come from shared options. */
@@ -68,6 +69,7 @@ export function requestOptions(opts: Record<string, any>): Partial<SearchRequest
   const out: Partial<SearchRequest> = { pruning, maxClauses: opts.maxClauses, textFields: opts.textFields };
   if (opts.twoPhase !== undefined) out.twoPhase = { heavy: opts.twoPhase === true ? undefined : opts.twoPhase, window: opts.window };
   if (opts.hybridWeights) out.hybrid = opts.hybridWeights;
+  if (opts.inferenceFree) out.inferenceFree = true;
   out.rrf = { k: opts.rrfK, window: opts.window, weights: opts.hybridWeights };
   return out;
 }

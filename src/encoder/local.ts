@@ -4,6 +4,7 @@ import type { SparseVector } from '../sparse.js';
 import { loadModelPackage, type ModelPackage } from './package.js';
 import { maxPool, mergePruning, prune, validatePruning, emptyVector, type Pruning } from './prune.js';
 import { batchDependence, checkGraph, defaultThreads, GraphRunner, openSession } from './session.js';
+import { TableQueryEncoder } from './table-encoder.js';
 import { TextTokenizer } from './tokenize.js';
 import type { EncodeCallOptions, EncodeMode, EncodeStats, Encoder, LongTextMode, ModelIdentity } from './types.js';
 
@@ -66,6 +67,7 @@ export class LocalEncoder implements Encoder {
   private readonly overlap: number;
   private readonly maxPassages: number;
   private queue: Promise<unknown> = Promise.resolve();
+  private tables: TableQueryEncoder | undefined;
   private closed = false;
 
   private constructor(
@@ -145,6 +147,12 @@ export class LocalEncoder implements Encoder {
   encode(texts: string[], mode: EncodeMode, call: EncodeCallOptions = {}): Promise<SparseVector[]> {
     if (this.closed) return Promise.reject(new Error('encoder is closed'));
     if (mode !== 'document' && mode !== 'query') return Promise.reject(new RangeError(`mode must be document or query, got '${String(mode)}'`));
+    if (call.inferenceFree) {
+      if (mode !== 'query') return Promise.reject(new RangeError('inferenceFree applies to query mode only'));
+      // No graph run: not queued behind the forward passes.
+      this.tables ??= new TableQueryEncoder(this.pkg, this.tok, this.pruning.query);
+      return Promise.resolve().then(() => this.tables!.encode(texts, call, this.counters));
+    }
     // one forward pass at a time: the session already uses all its threads
     const run = this.queue.then(() => this.encodeNow(texts, mode, call));
     this.queue = run.catch(() => undefined);

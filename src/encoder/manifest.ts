@@ -76,6 +76,12 @@ export const ManifestSchema = z
       .default({ document: {}, query: {} }),
     concepts: relFile.optional().nullable(),
     golden: relFile.optional().nullable(),
+    /**
+     * The inference-free query table (model/saesplade_model/query_table.py): per vocabulary token, the
+     * query graph's top-k weights for that token alone; `encode(..., 'query', { inferenceFree: true })`
+     * max-pools the rows of a query's tokens instead of running the graph.
+     */
+    query_table: z.object({ file: relFile, k: z.number().int().min(1).max(4096) }).optional(),
     license: z.string().optional(),
     backbone: z.string().optional(),
   })

@@ -17,6 +17,8 @@ export interface ModelPackage {
   /** Absolute path of each mode's graph file. */
   graphFile: Record<EncodeMode, string>;
   graph: Record<EncodeMode, GraphSpec>;
+  /** Absolute path of the inference-free query table, when the package has one. */
+  queryTableFile?: string;
 }
 
 /** Path for messages: relative to the working directory when that is shorter. */
@@ -127,7 +129,9 @@ export function loadModelPackage(dir: string): ModelPackage {
     } else labels = tokens;
   }
   if (manifest.golden) need(manifest.golden, 'golden');
+  const queryTableFile = manifest.query_table ? need(manifest.query_table.file, 'query_table.file') : undefined;
   return {
+    ...(queryTableFile ? { queryTableFile } : {}),
     dir,
     manifest,
     identity: { name: manifest.name, version: manifest.version, dictionarySize: manifest.dictionary_size },

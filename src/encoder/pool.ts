@@ -6,10 +6,11 @@ import { log as defaultLog } from '../log.js';
 import type { SparseVector } from '../sparse.js';
 import { SaespladeError } from '../errors.js';
 import { ModelPackageError } from './errors.js';
-import { addStats, newStats, type LocalEncoderOptions } from './local.js';
+import { addStats, newStats, packagePruning, type LocalEncoderOptions } from './local.js';
 import { loadModelPackage, type ModelPackage } from './package.js';
 import { unpack, type FromWorker, type ToWorker, type WorkerInit } from './protocol.js';
 import { defaultThreads } from './session.js';
+import { TableQueryEncoder } from './table-encoder.js';
 import type { EncodeCallOptions, EncodeMode, EncodeStats, Encoder, ModelIdentity } from './types.js';
 
 export interface WorkerPoolOptions extends LocalEncoderOptions {
@@ -80,6 +81,7 @@ export class WorkerPoolEncoder implements Encoder {
   private closed = false;
   /** Set when the last thread is gone and could not be started again: calls fail at once with it. */
   private broken: Error | undefined;
+  private tables: TableQueryEncoder | undefined;
   private init: WorkerInit | undefined;
 
   private constructor(
@@ -216,6 +218,12 @@ export class WorkerPoolEncoder implements Encoder {
 
   async encode(texts: string[], mode: EncodeMode, options?: EncodeCallOptions): Promise<SparseVector[]> {
     if (this.closed) throw new Error('encoder is closed');
+    if (options?.inferenceFree) {
+      // A tokenization and table reads: on this thread, not behind the workers' document batches.
+      if (mode !== 'query') throw new RangeError('inferenceFree applies to query mode only');
+      this.tables ??= TableQueryEncoder.for(this.pkg, packagePruning(this.pkg, 'query'));
+      return this.tables.encode(texts, options, this.counters);
+    }
     if (this.broken) throw this.broken;
     if (texts.length === 0) return [];
     // sort by length (chars approximate tokens) so each worker batch has similar lengths

@@ -34,6 +34,11 @@ export interface EncodeCallOptions {
   raw?: boolean;
   /** Long-document handling for this call (document mode only). */
   long?: LongTextMode;
+  /**
+   * Query mode only: weights from the package's query table (max over the query's tokens' rows), no
+   * graph run. Refused for a package without one (EncoderConfigError).
+   */
+  inferenceFree?: boolean;
 }
 
 /** What the rest of the product needs from the encoder runtime. */

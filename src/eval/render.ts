@@ -77,7 +77,7 @@ export function renderEvalMarkdown(r: EvalResult, command?: string): string {
   if (r.latencyRatio) out.push(`- Latency concepts / BM25 (p50): x${r.latencyRatio.total.toFixed(2)} per query with query encoding, x${r.latencyRatio.search.toFixed(2)} for the search alone.`);
   const c = consistencyLine(r);
   if (c) out.push(`- ${c[0]!.toUpperCase()}${c.slice(1)}.`);
-  out.push(`- Settings: ${r.settings.size} hits per query; hybrid = weighted sum, concepts ${r.settings.hybrid.concepts} + BM25 ${r.settings.hybrid.bm25}; RRF k ${r.settings.rrfK}; query pruning ${JSON.stringify(r.settings.pruning)}; latencies sequential after ${r.settings.warmup} warm-up queries per mode, modes interleaved query by query.`);
+  out.push(`- Settings: ${r.settings.size} hits per query; hybrid = weighted sum, concepts ${r.settings.hybrid.concepts} + BM25 ${r.settings.hybrid.bm25}; RRF k ${r.settings.rrfK}; query pruning ${JSON.stringify(r.settings.pruning)}${r.settings.inferenceFree ? "; queries encoded inference-free (the package's token table, no graph run)" : ""}; latencies sequential after ${r.settings.warmup} warm-up queries per mode, modes interleaved query by query.`);
   out.push(`- Machine: ${describeCpu(r.machine)}; ${r.machine.memGiB} GiB, Node ${r.machine.node}, ${r.machine.platform}; load average at start ${r.machine.loadAvgStart.join(' / ')} (shared machine).`);
   return out.join('\n') + '\n';
 }

@@ -118,7 +118,7 @@ export interface EvalResult {
   consistency?: Consistency;
   /** The file the reference figures were read from (expected.json or REPORT.md), when there is one. */
   referenceFile?: string;
-  settings: { size: number; warmup: number; hybrid: { concepts: number; bm25: number }; rrfK: number; pruning: unknown; twoPhase: unknown };
+  settings: { size: number; warmup: number; hybrid: { concepts: number; bm25: number }; rrfK: number; pruning: unknown; twoPhase: unknown; inferenceFree?: boolean };
   /** CPU model and vector extensions (src/machine.ts), memory, Node, OS; load average when the run started. */
   machine: MachineInfo & { loadAvgStart: number[] };
   startedAt: string;
@@ -221,6 +221,7 @@ export async function runEval(opts: EvalOptions): Promise<EvalResult> {
         rrfK: opts.request?.rrf?.k ?? DEFAULT_RRF_K,
         pruning: opts.request?.pruning ?? {},
         twoPhase: opts.request?.twoPhase ?? false,
+        ...(opts.request?.inferenceFree ? { inferenceFree: true } : {}),
       },
       machine: { ...machineInfo(), loadAvgStart },
       startedAt,
@@ -427,6 +428,7 @@ function compareWithPython(c: {
   if (c.docsInIndex !== ds.docIds.length) reasons.push(`the index holds ${c.docsInIndex} of the corpus's ${ds.docIds.length} documents`);
   if (opts.request?.pruning && Object.keys(opts.request.pruning).length > 0) reasons.push('query-side pruning differs from the package defaults');
   if (opts.request?.twoPhase) reasons.push('two-phase search is on');
+  if (opts.request?.inferenceFree) reasons.push('queries are encoded inference-free (the token table), not by the graph');
   if (!/shipped|onnx/i.test(ref.figure.system)) reasons.push(`the Python figure is not of the shipped ONNX graph ("${ref.figure.system}"), so the vectors differ`);
   const consistency = compareWithReference(ref.figure, concepts.ndcg10, c.tolerance, reasons.length === 0, reasons.length ? reasons.join('; ') : `from ${ref.file}`, {
     measured: { ndcg10: concepts.ndcg10, mrr10: concepts.mrr10, recall100: concepts.recall100 },

@@ -65,6 +65,8 @@ export interface SearchRequest {
   vector?: SparseVector;
   /** Put the request bodies sent to OpenSearch in the result (`dsl`). */
   includeDsl?: boolean;
+  /** Encode the query from the package's token table, with no graph run (src/encoder/table-encoder.ts). */
+  inferenceFree?: boolean;
 }
 
 export interface ConceptContribution {
@@ -251,7 +253,7 @@ export async function search(deps: SearchDeps, request: SearchRequest): Promise<
     if (!deps.encoder) throw new SearchError(`mode "${mode}" needs an encoder`);
     await checkIndexModel(deps.client, request.index, deps.encoder.model, deps.modelCheckTtlMs);
     if (!request.vector) {
-      const [v] = await deps.encoder.encode([request.query], 'query');
+      const [v] = await deps.encoder.encode([request.query], 'query', request.inferenceFree ? { inferenceFree: true } : undefined);
       vector = v!;
     }
   }

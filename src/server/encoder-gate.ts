@@ -204,7 +204,8 @@ export class EncoderGate {
       get model() {
         return gate.base.model;
       },
-      encode: (texts, mode, options) => gate.encode(texts, mode, options, priority),
+      // An inference-free query runs no graph (a table lookup on the caller's thread): it needs no thread slot.
+      encode: (texts, mode, options) => (options?.inferenceFree ? gate.base.encode(texts, mode, options) : gate.encode(texts, mode, options, priority)),
       stats: () => gate.base.stats(),
       label: (id) => gate.base.label(id),
       // The gate's owner closes the encoder once, after everything that uses it.

@@ -87,6 +87,7 @@ export const searchBodySchema = {
       anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 1, maximum: 1000 }],
     },
     pruning,
+    inferenceFree: { type: 'boolean', description: "encode the query from the model package's token table: no transformer at query time (the package needs a query_table)" },
     maxClauses: { type: 'integer', minimum: 1, maximum: JAVA_INT_MAX, default: 1024, description: "the cluster's indices.query.bool.max_clause_count" },
     twoPhase: {
       description: 'heavy concepts in the query, all of them in a rescore over window hits (off by default; true: 16 heavy)',
@@ -130,6 +131,7 @@ export interface SearchBody {
   pruning?: { topK?: number; minWeight?: number; maxRatio?: number; mass?: number };
   maxClauses?: number;
   twoPhase?: boolean | { heavy?: number; heavyMass?: number; window?: number };
+  inferenceFree?: boolean;
   hybrid?: { concepts: number; bm25: number };
   rrf?: { k?: number; window?: number; weights?: { concepts: number; bm25: number } };
   textFields?: string[];

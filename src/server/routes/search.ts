@@ -29,6 +29,7 @@ export function searchRequest(ctx: ServerContext, body: SearchBody): SearchReque
   if (body.pruning) req.pruning = body.pruning;
   if (body.maxClauses !== undefined) req.maxClauses = body.maxClauses;
   if (body.twoPhase !== undefined) req.twoPhase = body.twoPhase;
+  if (body.inferenceFree) req.inferenceFree = true;
   if (body.hybrid) req.hybrid = body.hybrid;
   if (body.rrf) req.rrf = body.rrf;
   if (body.textFields) req.textFields = body.textFields;

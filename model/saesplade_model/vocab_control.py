@@ -76,12 +76,27 @@ class VocabHead(nn.Module):
         q = torch.quantile(L.flatten()[torch.randperm(L.numel())[:2_000_000]], 1 - active)
         self.bias_v.data -= q
 
-    def pool(self, x: torch.Tensor, seg: torch.Tensor, n_seg: int, keep: torch.Tensor | None = None):
-        if keep is not None:
-            x, seg = x[keep], seg[keep]
+    token_chunk = 2048          # tokens whose [tokens, 30,522] activations are alive at once
+
+    def _pool_part(self, x: torch.Tensor, seg: torch.Tensor, n_seg: int) -> torch.Tensor:
         w = torch.log1p(F.relu(self.logits(x))) * self.log_scale.exp()
         out = torch.zeros(n_seg, self.n, dtype=w.dtype)
         return out.scatter_reduce(0, seg.unsqueeze(1).expand(-1, self.n), w, reduce="amax", include_self=True)
+
+    def pool(self, x: torch.Tensor, seg: torch.Tensor, n_seg: int, keep: torch.Tensor | None = None):
+        """Max over each text's tokens, in chunks of tokens (recomputed in backward: torch.utils.checkpoint),
+        so that memory holds one chunk's dense activations instead of the batch's (8k tokens x 30,522 x 4 B
+        is 1 GB a tensor). The result is the same max."""
+        from torch.utils.checkpoint import checkpoint
+        if keep is not None:
+            x, seg = x[keep], seg[keep]
+        out = None
+        for a in range(0, max(1, x.shape[0]), self.token_chunk):
+            xa, sa = x[a:a + self.token_chunk], seg[a:a + self.token_chunk]
+            part = checkpoint(self._pool_part, xa, sa, n_seg, use_reentrant=False) if torch.is_grad_enabled() else \
+                self._pool_part(xa, sa, n_seg)
+            out = part if out is None else torch.maximum(out, part)
+        return out
 
 
 def main(steps: int = 200):

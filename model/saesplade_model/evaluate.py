@@ -51,11 +51,19 @@ def hybrid(a: np.ndarray, b: np.ndarray, w: float = 0.5, top: int = 100) -> np.n
     return (w * A + (1 - w) * B).numpy()
 
 
-def to_csr(vecs: list[tuple[np.ndarray, np.ndarray]], n: int = DICT_SIZE) -> sp.csr_matrix:
+# Width of the score matrices: both dictionaries (16,384 concepts, 30,522 word pieces) fit, so that queries and
+# documents of either kind multiply; unused columns change no score, non-zero count or FLOPS.
+CSR_WIDTH = max(DICT_SIZE, 1 << 15)
+
+
+def to_csr(vecs: list[tuple[np.ndarray, np.ndarray]], n: int = CSR_WIDTH) -> sp.csr_matrix:
     indptr = np.zeros(len(vecs) + 1, dtype=np.int64)
     indptr[1:] = np.cumsum([len(i) for i, _ in vecs])
     ind = np.concatenate([i for i, _ in vecs]) if vecs else np.zeros(0, np.int64)
     val = np.concatenate([v for _, v in vecs]) if vecs else np.zeros(0, np.float32)
+    # scipy does not check: an id past the width corrupts memory (a segfault in the product)
+    if len(ind) and int(ind.max()) >= n:
+        raise ValueError(f"concept id {int(ind.max())} does not fit a matrix of width {n}")
     return sp.csr_matrix((val.astype(np.float32), ind, indptr), shape=(len(vecs), n))
 
 

@@ -96,6 +96,16 @@ describe('bulk through the endpoint', () => {
     expect((await direct.get({ index: PLAIN, id: 'p1' })).body._source).toEqual({ anything: 'goes', n: 1 });
   });
 
+  it('a bulk with filter_path still answers every item (the endpoint merges its own answers into them)', async () => {
+    const res = await app.bulk({
+      filter_path: 'items.*.error',
+      body: [{ index: { _index: base.index, _id: 'fp-1' } }, { text: 'filtered path' }, { index: { _index: base.index, _id: 'fp-2' } }, { text: 7 }],
+    } as any);
+    const items = (res.body as any).items;
+    expect(items.map((i: any) => i.index.status)).toEqual([201, 400]);
+    expect(items[1].index.error.type).toBe('saesplade_encoding_exception');
+  });
+
   it('a document written through the endpoint has the vector that `saesplade ingest` gives it (same encoder input)', async () => {
     const d = docs[0]!;
     const stored = (await direct.get({ index: base.index, id: d.id })).body._source as Record<string, any>;

@@ -103,7 +103,8 @@ export async function buildCompatApp(ctx: ServerContext, opts: CompatOptions): P
       method: 'POST',
       body: plan.body,
       contentType: 'application/x-ndjson',
-      query: queryWithout(request, ['saesplade_queue']),
+      // filter_path would cut the items this endpoint merges its own answers into: the answer is whole.
+      query: queryWithout(request, ['saesplade_queue', 'filter_path']),
       transform: (status, json) => (status === 200 && Array.isArray(json?.items) ? { status, body: plan.finish(json) } : { status, body: json }),
     });
   }
@@ -230,6 +231,8 @@ export async function buildCompatApp(ctx: ServerContext, opts: CompatOptions): P
     return forward(request, reply, {
       method: 'POST',
       body: JSON.stringify(rewritten!.body),
+      // Explanations need each hit's _index and _id: a filter_path could cut them, so it is not sent then.
+      ...(rewritten!.explain ? { query: queryWithout(request, ['filter_path']) } : {}),
       transform: async (status, json) => {
         if (status === 200 && rewritten!.explain) await explainHits(json, rewritten!.explain, deps);
         return { status, body: json };
@@ -273,6 +276,8 @@ export async function buildCompatApp(ctx: ServerContext, opts: CompatOptions): P
       method: 'POST',
       body: lines,
       contentType: 'application/x-ndjson',
+      // Local failures are merged into `responses` by position: the cluster's answer must be whole.
+      query: queryWithout(request, ['filter_path']),
       transform: async (status, json) => (status === 200 && Array.isArray(json?.responses) ? { status, body: { ...json, responses: await finish(json.responses) } } : { status, body: json }),
     });
   }

@@ -197,6 +197,16 @@ describe('search through the endpoint', () => {
     expect((k.body as any).hits.hits.map((h: any) => h._id)).toEqual(lib3.hits.map((h) => h.id));
   });
 
+  it('_count with a concept clause counts the documents that share a concept with the query, under the filter', async () => {
+    const clause = { concept_sparse: { concepts: { query_text: query, two_phase: true } } };
+    const got = await app.count({ index: base.index, body: { query: { bool: { must: [clause], filter: [filter] } } } } as any);
+    const lib = await search({ client: direct, encoder: server.ctx.encoder }, { index: base.index, query, size: 1, filter, includeDsl: true });
+    const conceptBool = { bool: { should: (lib.dsl as any).query.bool.should as unknown[] } };
+    const own = await direct.count({ index: base.index, body: { query: { bool: { must: [conceptBool], filter: [filter] } } } } as any);
+    expect((got.body as any).count).toBe((own.body as any).count);
+    expect((got.body as any).count).toBeGreaterThan(0);
+  });
+
   it('_msearch: concept searches translated, plain ones untouched, a refused one fails alone', async () => {
     await ensureConceptIndex(direct, OTHER, { ...server.ctx.model, version: server.ctx.model.version + '-other' });
     const res = await app.msearch({

@@ -228,16 +228,37 @@ export async function buildCompatApp(ctx: ServerContext, opts: CompatOptions): P
     if (!parsed) return forward(request, reply, rawBody(request, body));
     const deps = searchDeps(request);
     const [rewritten] = await rewriteSearches([{ index: pathIndex, ...parsed }], deps);
+    const explain = rewritten!.explain;
     return forward(request, reply, {
       method: 'POST',
       body: JSON.stringify(rewritten!.body),
-      // Explanations need each hit's _index and _id: a filter_path could cut them, so it is not sent then.
-      ...(rewritten!.explain ? { query: queryWithout(request, ['filter_path']) } : {}),
-      transform: async (status, json) => {
-        if (status === 200 && rewritten!.explain) await explainHits(json, rewritten!.explain, deps);
-        return { status, body: json };
-      },
+      // Only with explanations is the answer read here; they need each hit's _index and _id, which a filter_path could cut.
+      ...(explain
+        ? {
+            query: queryWithout(request, ['filter_path']),
+            transform: async (status: number, json: any) => {
+              if (status === 200) await explainHits(json, explain, deps);
+              return { status, body: json };
+            },
+          }
+        : {}),
     });
+  }
+
+  /**
+   * `_count` with concept clauses: the documents a clause matches are those sharing a concept with the
+   * query, so every kept concept counts (two_phase, a scoring device, and explain_concepts do not apply).
+   */
+  async function countRoute(request: FastifyRequest, reply: FastifyReply, pathIndex: string | undefined): Promise<unknown> {
+    const body = await readBody(request, opts.bodyLimit);
+    const parsed = parseSearchBody(body.text);
+    if (!parsed) return forward(request, reply, rawBody(request, body));
+    for (const c of parsed.clauses) {
+      delete c.twoPhase;
+      c.explain = 0;
+    }
+    const [rewritten] = await rewriteSearches([{ index: pathIndex, ...parsed }], searchDeps(request));
+    return forward(request, reply, { method: 'POST', body: JSON.stringify(rewritten!.body) });
   }
 
   async function msearchRoute(request: FastifyRequest, reply: FastifyReply, pathIndex: string | undefined): Promise<unknown> {
@@ -296,6 +317,8 @@ export async function buildCompatApp(ctx: ServerContext, opts: CompatOptions): P
   app.route({ method: ['GET', 'POST'], url: '/_search', handler: (r, rep) => searchRoute(r, rep, undefined) });
   app.route({ method: ['GET', 'POST'], url: '/:index/_search', handler: (r, rep) => searchRoute(r, rep, idx(r)) });
   app.route({ method: ['GET', 'POST'], url: '/_msearch', handler: (r, rep) => msearchRoute(r, rep, undefined) });
+  app.route({ method: ['GET', 'POST'], url: '/_count', handler: (r, rep) => countRoute(r, rep, undefined) });
+  app.route({ method: ['GET', 'POST'], url: '/:index/_count', handler: (r, rep) => countRoute(r, rep, idx(r)) });
   app.route({ method: ['GET', 'POST'], url: '/:index/_msearch', handler: (r, rep) => msearchRoute(r, rep, idx(r)) });
   // Everything else: to the cluster as it came. A GET with a body (Dev Tools' `GET _count {...}`)
   // goes on as a POST, since the proxy cannot send a GET body; every such OpenSearch route takes both.

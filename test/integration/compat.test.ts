@@ -197,6 +197,14 @@ describe('search through the endpoint', () => {
     expect((k.body as any).hits.hits.map((h: any) => h._id)).toEqual(lib3.hits.map((h) => h.id));
   });
 
+  it('inference_free: the clause is encoded from the package\'s token table, as search({ inferenceFree }) does', async () => {
+    const got = await app.search({ index: base.index, body: { size: 5, query: { concept_sparse: { concepts: { query_text: query, inference_free: true } } } } } as any);
+    const lib = await search({ client: direct, encoder: server.ctx.encoder }, { index: base.index, query, size: 5, inferenceFree: true });
+    expect((got.body as any).hits.hits.map((h: any) => h._id)).toEqual(lib.hits.map((h) => h.id));
+    const full = await search({ client: direct, encoder: server.ctx.encoder }, { index: base.index, query, size: 5 });
+    expect(lib.queryVector.concepts).not.toEqual(full.queryVector.concepts);
+  });
+
   it('_count with a concept clause counts the documents that share a concept with the query, under the filter', async () => {
     const clause = { concept_sparse: { concepts: { query_text: query, two_phase: true } } };
     const got = await app.count({ index: base.index, body: { query: { bool: { must: [clause], filter: [filter] } } } } as any);

@@ -27,6 +27,8 @@ export interface ConceptClause {
   /** Concepts to list per hit; 0: no explanation. */
   explain: number;
   boost?: number;
+  /** Encode from the package's token table, no graph run (docs/SEARCH.md, "Inference-free queries"). */
+  inferenceFree?: boolean;
   /** Where it sits: `query`, `post_filter`, `aggs`, ... (the body's top-level key). */
   root: string;
   /** The object holding the clause, and its key there (an array index or a property name). */
@@ -34,7 +36,7 @@ export interface ConceptClause {
   key: string | number;
 }
 
-const KNOWN = new Set(['query_text', 'top_k', 'two_phase', 'explain_concepts', 'boost']);
+const KNOWN = new Set(['query_text', 'top_k', 'two_phase', 'explain_concepts', 'boost', 'inference_free']);
 const TWO_PHASE_KNOWN = new Set(['heavy', 'heavy_mass', 'window']);
 
 function isObject(v: unknown): v is JsonObject {
@@ -82,6 +84,10 @@ function parseClause(value: unknown, root: string, holder: ConceptClause['holder
   const ex = params.explain_concepts;
   if (ex === true) clause.explain = 5;
   else if (ex !== undefined && ex !== false) clause.explain = positiveInteger('explain_concepts', ex, MAX_EXPLAIN_CONCEPTS);
+  if (params.inference_free !== undefined) {
+    if (typeof params.inference_free !== 'boolean') throw parsing(`[inference_free] must be true or false, got ${JSON.stringify(params.inference_free)}`);
+    if (params.inference_free) clause.inferenceFree = true;
+  }
   if (params.boost !== undefined) {
     if (typeof params.boost !== 'number' || !(params.boost > 0) || !Number.isFinite(params.boost)) throw parsing(`[boost] must be a positive number, got ${JSON.stringify(params.boost)}`);
     clause.boost = params.boost;

@@ -6,6 +6,7 @@
  * concepts, from the stored weights), which clients that do not know it ignore.
  */
 import type { Encoder } from '../../encoder/types.js';
+import type { SparseVector } from '../../sparse.js';
 import { indexNameProblem, INDEX_NAME_RULE } from '../../names.js';
 import { explainHit } from '../../search/search.js';
 import { DEFAULT_MAX_CLAUSES, estimateLeafClauses, pruneQuery, TranslateError, type JsonObject, type WeightedConcept } from '../../search/translator.js';
@@ -61,9 +62,17 @@ async function guard(index: string | undefined, deps: SearchDeps): Promise<strin
 /** Encodes the clauses of several searches in one call and rewrites each body. */
 export async function rewriteSearches(searches: { index: string | undefined; body: JsonObject; clauses: ConceptClause[] }[], deps: SearchDeps): Promise<RewrittenSearch[]> {
   for (const s of searches) await guard(s.index, deps);
-  const texts = searches.flatMap((s) => s.clauses.map((c) => c.queryText));
-  const vectors = texts.length > 0 ? await deps.encoder.encode(texts, 'query') : [];
-  let k = 0;
+  // One encoder call for the graph-encoded clauses of all searches, one for the inference-free ones.
+  const all = searches.flatMap((s) => s.clauses);
+  const byGraph = all.filter((c) => !c.inferenceFree);
+  const byTable = all.filter((c) => c.inferenceFree);
+  const [g, t] = await Promise.all([
+    byGraph.length > 0 ? deps.encoder.encode(byGraph.map((c) => c.queryText), 'query') : [],
+    byTable.length > 0 ? deps.encoder.encode(byTable.map((c) => c.queryText), 'query', { inferenceFree: true }) : [],
+  ]);
+  const vectorOf = new Map<ConceptClause, SparseVector>();
+  byGraph.forEach((c, i) => vectorOf.set(c, g[i]!));
+  byTable.forEach((c, i) => vectorOf.set(c, t[i]!));
   const max = deps.maxClauses ?? DEFAULT_MAX_CLAUSES;
   return searches.map((s) => {
     // Leaf clauses the rest of the query takes (each concept clause counts as one leaf there).
@@ -72,7 +81,7 @@ export async function rewriteSearches(searches: { index: string | undefined; bod
     if (budget < 1) throw new CompatError(400, 'illegal_argument_exception', `no room for concept clauses: max clauses ${max}, the rest of the query takes ${others}`);
     const kept = s.clauses.map((c) => {
       try {
-        return pruneQuery(vectors[k++]!, c.topK !== undefined ? { topK: c.topK } : {}, budget);
+        return pruneQuery(vectorOf.get(c)!, c.topK !== undefined ? { topK: c.topK } : {}, budget);
       } catch (err) {
         if (err instanceof TranslateError) throw new CompatError(400, 'parsing_exception', `[${CONCEPT_CLAUSE}] ${err.message}`);
         throw err;

@@ -18,7 +18,7 @@ import { search } from '../../src/search/search.js';
 import type { RunningServer } from '../../src/server/serve.js';
 import { RecordingProxy } from '../helpers/recording-proxy.js';
 import { cleanup, sampleLines, uniqueConfig } from './ingest-helpers.js';
-import { API_KEY, startTestServer, waitForSet } from './server-helpers.js';
+import { API_KEY, deadPort, startTestServer, waitForSet } from './server-helpers.js';
 
 const base = uniqueConfig('compat');
 const PLAIN = `${base.index}-plain`;
@@ -326,5 +326,27 @@ describe('queued bulk (saesplade_queue=true)', () => {
     expect(answer.items[3].index.error.reason).toContain('field [lang] would be lost');
     const set = await waitForSet(server.url, answer.saesplade.job_set);
     expect(set).toMatchObject({ indexed: 3, failed: 0 });
+  });
+});
+
+describe('the cluster down', () => {
+  it('a proxied request and a concept search answer 502 in OpenSearch\'s shape, with Retry-After, naming the cluster', async () => {
+    const port = await deadPort();
+    const down = await startTestServer({ ...base, opensearchUrl: `http://127.0.0.1:${port}` }, { compatPort: 0, encoderWorkers: 1, encoderThreads: 1 });
+    try {
+      for (const [method, path, body] of [
+        ['GET', '/_cluster/health', undefined],
+        ['POST', `/${base.index}/_search`, JSON.stringify({ query: { concept_sparse: { concepts: { query_text: 'x' } } } })],
+      ] as const) {
+        const res = await fetch(down.compatUrl + path, { method, headers: { 'content-type': 'application/json' }, ...(body ? { body } : {}) });
+        const answer = (await res.json()) as any;
+        expect(res.status).toBe(502);
+        expect(answer.error.type).toBe('saesplade_upstream_exception');
+        expect(answer.error.reason).toContain(`127.0.0.1:${port}`);
+        if (path === '/_cluster/health') expect(res.headers.get('retry-after')).toBe('5');
+      }
+    } finally {
+      await down.close();
+    }
   });
 });

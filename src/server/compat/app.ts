@@ -79,6 +79,16 @@ export async function buildCompatApp(ctx: ServerContext, opts: CompatOptions): P
     }
     if (err instanceof HttpError) return reply.code(err.statusCode).headers(err.extra.headers ?? {}).send(openSearchErrorBody(err.statusCode, err.code, redact(err.message)));
     const status = (err as { statusCode?: number }).statusCode;
+    const code = String((err as { code?: string }).code ?? '');
+    const causeCode = String(((err as { cause?: { code?: string } }).cause ?? {}).code ?? '');
+    if (code.startsWith('FST_REPLY_FROM') || /^(ECONN|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|EPIPE|UND_ERR)/.test(causeCode)) {
+      // The cluster did not answer the proxied request (refused, reset, timed out): a gateway's 502/504.
+      const gateway = status === 504 ? 504 : 502;
+      return reply
+        .code(gateway)
+        .header('retry-after', '5')
+        .send(openSearchErrorBody(gateway, 'saesplade_upstream_exception', redact(`the cluster at ${upstream.base} did not answer: ${(err as Error).message}`)));
+    }
     if (typeof status === 'number' && status >= 400 && status < 600 && status !== 500) {
       // reply-from's own errors (the cluster unreachable: 502/503/504) and Fastify's (bad request line).
       return reply.code(status).send(openSearchErrorBody(status, 'saesplade_proxy_exception', redact((err as Error).message)));

@@ -15,6 +15,10 @@ import { failedDoc } from './batch-processor.js';
  * `invalid_job` record for the job when none is readable. Before, such a job was never counted and
  * its set never done.
  */
+/** How often, and how far apart, a failed job's sent-but-missing documents are looked for again. */
+const SENT_GRACE_CHECKS = 10;
+const SENT_GRACE_MS = 1000;
+
 export async function settleFailedJob(store: JobSetStore, job: Job<IngestBatchJob>, reason: string, setIdHint?: string, client?: Client): Promise<boolean> {
   if (!job.id) return false;
   const data = IngestBatchJobSchema.safeParse(job.data);
@@ -25,7 +29,15 @@ export async function settleFailedJob(store: JobSetStore, job: Job<IngestBatchJo
     // With the cluster at hand (a worker, ingest --wait, reindex, status), a job failed after its
     // runs were killed (stalled too often) counts what its killed runs wrote as indexed and what
     // was already there as skipped: only the documents not in the index are failed.
-    const found = client ? await inIndex(client, data.data, new Set(sentInProgress(job.progress))).catch(() => undefined) : undefined;
+    const sent = new Set(sentInProgress(job.progress));
+    let found = client ? await inIndex(client, data.data, sent).catch(() => undefined) : undefined;
+    // A run killed with its bulk request in flight: the cluster goes on with the request after the
+    // client died, so documents it had sent can land a moment after the job was failed as stalled.
+    // Look again for a while before calling them failed (CI saw 4 of 240 land after the first look).
+    for (let i = 0; client && found && i < SENT_GRACE_CHECKS && docs.some((d) => sent.has(d.id) && !found!.has(d.id)); i++) {
+      await new Promise((r) => setTimeout(r, SENT_GRACE_MS));
+      found = (await inIndex(client, data.data, sent).catch(() => undefined)) ?? found;
+    }
     let indexed = 0;
     let skipped = 0;
     const failed: FailedDoc[] = [];

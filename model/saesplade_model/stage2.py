@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 import time
 
 import numpy as np
@@ -19,36 +18,10 @@ import torch.nn.functional as F
 from .backbone import Cache
 from .common import poolable_table
 from .data import load_corpus_fields
-
-_SENT = re.compile(r"(?<=[.!?;])\s+")
-
-
-def _span(words, rng, lo=4, hi=12):
-    if len(words) <= lo:
-        return " ".join(words)
-    n = int(rng.integers(lo, min(hi, len(words)) + 1))
-    a = int(rng.integers(0, len(words) - n + 1))
-    return " ".join(words[a:a + n])
-
+from .pseudo import _span, pseudo_queries_of  # noqa: F401  (_span: re-exported)
 
 def pseudo_queries(name: str, per_doc: float, rng) -> list[tuple[int, str]]:
-    out = []
-    for i, (title, text) in enumerate(load_corpus_fields(name)):
-        n = int(per_doc) + (1 if rng.random() < per_doc - int(per_doc) else 0)
-        sents = [s for s in _SENT.split(text) if len(s.split()) >= 4]
-        for _ in range(n):
-            r = rng.random()
-            if title and text and r < 0.35:
-                q = title
-            elif len(sents) > 1 and r < 0.7:
-                q = sents[int(rng.integers(len(sents)))]
-                q = " ".join(q.split()[:24])
-            else:
-                words = (title + " " + text).split()
-                q = _span(words, rng)
-            if len(q.split()) >= 2:
-                out.append((i, q))
-    return out
+    return pseudo_queries_of(load_corpus_fields(name), per_doc, rng)
 
 
 def teacher_negatives(q_emb: np.ndarray, d_emb: np.ndarray, pos: np.ndarray, depth: int = 30) -> np.ndarray:

@@ -17,6 +17,8 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   npm ci
 fi
 scripts/services.sh install
+# `saesplade adapt`'s Python tools (no torch; ~100 MB once): test/integration/adapt.test.ts runs it for real.
+bash scripts/adapt-env.sh
 scripts/services.sh start
 # The concept explorer test drives a real headless Chromium (Debian's package; CHROMIUM_PATH overrides).
 if [[ -z "${CHROMIUM_PATH:-}" ]] && ! command -v chromium >/dev/null; then

@@ -13,6 +13,7 @@ import * as rollback from './rollback.js';
 import * as evalCmd from './eval.js';
 import * as serve from './serve.js';
 import * as benchCompat from './bench-compat.js';
+import * as adapt from './adapt.js';
 
 /**
  * One module per command under src/commands/, each exporting `register(program)`. Keep this file a
@@ -33,4 +34,5 @@ export function registerCommands(program: Command): void {
   evalCmd.register(program);
   serve.register(program);
   benchCompat.register(program);
+  adapt.register(program);
 }

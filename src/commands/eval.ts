@@ -1,8 +1,10 @@
+import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { CommandFailedError, EXIT_CHECK_FAILED, redactArgs } from '../errors.js';
 import { checkFailures, comparisonRows, consistencyFailures, EVAL_MODES, renderComparisonMarkdown, renderComparisonTable, renderEvalMarkdown, renderEvalTable, runEval, type EvalResult } from '../eval/index.js';
 import type { SearchMode } from '../search/translator.js';
+import { DEFAULT_MODEL_DIR } from '../config.js';
 import { configFrom, emit, withConfigOptions } from './common.js';
 import { RANGES, rangedInt } from './options.js';
 import { intOption, listOption, numberOption, requestOptions, withQueryOptions } from './query-options.js';
@@ -42,7 +44,7 @@ export function register(program: Command): void {
         .option('--warmup <n>', 'untimed queries per mode first', intOption('--warmup', 0), 5)
         .option('--batch-size <n>', 'ingest: documents per batch job', rangedInt('--batch-size', RANGES.jobBatch), DEFAULT_JOB_BATCH_SIZE)
         .option('--concurrency <n>', 'ingest: batch jobs the in-process worker runs at once', rangedInt('--concurrency', RANGES.concurrency), DEFAULT_WORKER_CONCURRENCY)
-        .option('--run-dir <dir>', 'write a TREC run file per mode (<dataset>.<mode>.trec)')
+        .option('--run-dir <dir>', 'write a TREC run file per mode (<dataset>.<mode>.trec; with several --model values, in a folder per package)')
         .option('--report <file.md>', 'write a markdown report')
         .option('--keep-jobs', 'keep the ingest job set and queue in Redis (default: removed unless documents failed)')
         .option('--no-progress', 'no progress bars / lines on stderr')
@@ -67,7 +69,7 @@ run can --reuse it. Hits per query: 100 (Recall@100). Latency is measured sequen
       if (opts.index) throw new InvalidArgumentError('--index names one index: leave it out with several --model or --dataset values (each run gets eval-<dataset>-<model>-<version>)');
       const results: EvalResult[] = [];
       for (const dataset of datasets)
-        for (const model of models) results.push(await runOne({ ...opts, model }, dataset));
+        for (const model of models) results.push(await runOne({ ...opts, model, runDir: runDirOf(opts.runDir, model, models.length) }, dataset));
       if (opts.report) writeFileSync(opts.report, renderComparisonMarkdown(results, commandLine()) + '\n' + results.map((r) => renderEvalMarkdown(r)).join('\n'));
       emit(opts.json, { runs: results, comparison: comparisonRows(results) }, () => results.map((r) => renderEvalTable(r)).join('\n\n') + '\n\n' + renderComparisonTable(results));
       failIfOutside(results, Boolean(opts.check));
@@ -87,6 +89,12 @@ run can --reuse it. Hits per query: 100 (Recall@100). Latency is measured sequen
 function failIfOutside(results: EvalResult[], check: boolean): void {
   const failures = check ? checkFailures(results) : consistencyFailures(results);
   if (failures.length > 0) throw new CommandFailedError(failures.join('\n'), { code: 'eval_gap', exitCode: EXIT_CHECK_FAILED });
+}
+
+/** With several models, each one's run files go to a folder of its own (<run-dir>/<package folder name>). */
+function runDirOf(runDir: string | undefined, model: string | undefined, models: number): string | undefined {
+  if (!runDir || models < 2) return runDir;
+  return path.join(runDir, path.basename(path.resolve(model ?? DEFAULT_MODEL_DIR)));
 }
 
 function splitList(v: string | undefined): string[] {

@@ -164,7 +164,6 @@ def main(argv=None):
 
     # ---- stage 2 -----------------------------------------------------------------------------
     t = time.time()
-    base_head = head.copy()
     best, log, evals, best_step = train(head, data, teacher, settings, work / "stage2.npz", rep, corpus.ids)
     timings["stage2_s"] = round(time.time() - t, 1)
     base_ev = next(e for e in evals if e["step"] == 0)
@@ -187,7 +186,10 @@ def main(argv=None):
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     graph_file = bm["graphs"]["document"]["file"]
-    write_head(graph, best if better or best_step > 0 else base_head, tmp / graph_file)
+    if best_step == 0:   # no step beat the base on the held-back queries: its graph, byte for byte
+        shutil.copyfile(base / graph_file, tmp / graph_file)
+    else:
+        write_head(graph, best, tmp / graph_file)
     for f in {bm["tokenizer"], bm.get("concepts") or "", "LICENSE"} - {""}:
         if (base / f).exists():
             shutil.copyfile(base / f, tmp / f)

@@ -37,6 +37,10 @@ def parse(argv=None):
     ap.add_argument("--out", type=Path, required=True, help="folder of the new package (must not hold a package)")
     ap.add_argument("--name", default=None, help="package name (default: <base name>-adapted-<corpus name>)")
     ap.add_argument("--steps", type=int, default=300, help="stage-2 steps (default 300)")
+    ap.add_argument("--lr", type=float, default=None, help="stage-2 learning rate (default 1e-3)")
+    ap.add_argument("--lam-q", type=float, default=None, help="FLOPS weight on queries (default 0.006)")
+    ap.add_argument("--lam-d", type=float, default=None, help="FLOPS weight on documents (default 0.004)")
+    ap.add_argument("--eval-every", type=int, default=None, help="held-back evaluation every n steps (default 100)")
     ap.add_argument("--max-docs", type=int, default=0, help="learn from the first N documents only (0: all)")
     ap.add_argument("--queries-per-doc", type=float, default=1.0, help="pseudo-queries per document (default 1)")
     ap.add_argument("--held-back", type=int, default=120, help="held-back pseudo-queries (default 120)")
@@ -96,7 +100,9 @@ def main(argv=None):
         fail(rep, EXIT_BAD_INPUT, "--out is the base package itself")
     work = (a.work or out.with_name(out.name + ".work")).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    settings = Settings(steps=a.steps, seed=a.seed)
+    settings = Settings(steps=a.steps, seed=a.seed,
+                        **{k: v for k, v in (("lr", a.lr), ("lam_q", a.lam_q), ("lam_d", a.lam_d),
+                                             ("eval_every", a.eval_every)) if v is not None})
     key = {"base": f"{bm['name']}@{bm['version']}", "corpus_sha256": corpus.sha256, "documents": len(corpus),
            "queries_per_doc": a.queries_per_doc, "held_back": a.held_back, "seed": a.seed}
     kf = work / "run.json"

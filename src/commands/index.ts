@@ -14,6 +14,7 @@ import * as evalCmd from './eval.js';
 import * as serve from './serve.js';
 import * as benchCompat from './bench-compat.js';
 import * as adapt from './adapt.js';
+import * as benchScale from './bench-scale.js';
 
 /**
  * One module per command under src/commands/, each exporting `register(program)`. Keep this file a
@@ -35,4 +36,5 @@ export function registerCommands(program: Command): void {
   serve.register(program);
   benchCompat.register(program);
   adapt.register(program);
+  benchScale.register(program);
 }

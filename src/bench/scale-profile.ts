@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Encoder } from '../encoder/types.js';
-import type { SparseVector } from '../sparse.js';
+import { toFeatureMap, type SparseVector } from '../sparse.js';
 import { rng } from './scale-generate.js';
 
 /*
@@ -33,6 +33,45 @@ export function wordsOf(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
 }
 
+/** Accumulates a profile one document at a time (from the encoder, or from an index's stored vectors). */
+export class ProfileBuilder {
+  readonly p: ScaleProfile;
+  private seen: Record<string, number> = {};
+  private draw = rng(7);
+
+  constructor(model: { name: string; version: string }, source: string) {
+    this.p = { model, source, documents: 0, nnz: [], df: {}, weights: {}, words: [], terms: {}, queries: [] };
+  }
+
+  add(concepts: Record<string, number>, text: string): void {
+    const p = this.p;
+    p.documents++;
+    const keys = Object.keys(concepts);
+    p.nnz.push(keys.length);
+    for (const c of keys) {
+      p.df[c] = (p.df[c] ?? 0) + 1;
+      // a uniform sample of the concept's weights (reservoir sampling, seeded)
+      const n = (this.seen[c] = (this.seen[c] ?? 0) + 1);
+      const w = (p.weights[c] ??= []);
+      const value = round(concepts[c]!);
+      if (w.length < WEIGHTS_PER_CONCEPT) w.push(value);
+      else {
+        const slot = Math.floor(this.draw() * n);
+        if (slot < WEIGHTS_PER_CONCEPT) w[slot] = value;
+      }
+    }
+    const words = wordsOf(text);
+    p.words.push(words.length);
+    for (const t of words) p.terms[t] = (p.terms[t] ?? 0) + 1;
+  }
+
+  async addQueries(encoder: Encoder, queries: { id: string; text: string }[]): Promise<void> {
+    const qv: SparseVector[] = await encoder.encode(queries.map((q) => q.text), 'query');
+    this.p.queries = queries.map((q, i) => ({ id: q.id, text: q.text, indices: [...qv[i]!.indices], values: [...qv[i]!.values].map(round) }));
+  }
+}
+
+/** A profile from documents encoded here. */
 export async function buildProfile(
   encoder: Encoder,
   source: string,
@@ -40,45 +79,15 @@ export async function buildProfile(
   queries: { id: string; text: string }[],
   onProgress?: (done: number, total: number) => void,
 ): Promise<ScaleProfile> {
-  const p: ScaleProfile = {
-    model: { name: encoder.model.name, version: encoder.model.version },
-    source,
-    documents: docs.length,
-    nnz: [],
-    df: {},
-    weights: {},
-    words: [],
-    terms: {},
-    queries: [],
-  };
-  const seen: Record<string, number> = {};
-  const draw = rng(7);
+  const b = new ProfileBuilder({ name: encoder.model.name, version: encoder.model.version }, source);
   for (let a = 0; a < docs.length; a += 32) {
     const batch = docs.slice(a, a + 32);
     const vecs = await encoder.encode(batch, 'document');
-    vecs.forEach((v, i) => {
-      p.nnz.push(v.indices.length);
-      for (let j = 0; j < v.indices.length; j++) {
-        const c = String(v.indices[j]);
-        p.df[c] = (p.df[c] ?? 0) + 1;
-        // a uniform sample of the concept's weights (reservoir sampling, seeded)
-        const n = (seen[c] = (seen[c] ?? 0) + 1);
-        const w = (p.weights[c] ??= []);
-        if (w.length < WEIGHTS_PER_CONCEPT) w.push(round(v.values[j]!));
-        else {
-          const slot = Math.floor(draw() * n);
-          if (slot < WEIGHTS_PER_CONCEPT) w[slot] = round(v.values[j]!);
-        }
-      }
-      const words = wordsOf(batch[i]!);
-      p.words.push(words.length);
-      for (const t of words) p.terms[t] = (p.terms[t] ?? 0) + 1;
-    });
+    vecs.forEach((v, i) => b.add(toFeatureMap(v), batch[i]!));
     onProgress?.(Math.min(docs.length, a + 32), docs.length);
   }
-  const qv: SparseVector[] = await encoder.encode(queries.map((q) => q.text), 'query');
-  p.queries = queries.map((q, i) => ({ id: q.id, text: q.text, indices: [...qv[i]!.indices], values: [...qv[i]!.values].map(round) }));
-  return p;
+  await b.addQueries(encoder, queries);
+  return b.p;
 }
 
 function round(x: number): number {

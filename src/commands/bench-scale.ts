@@ -2,7 +2,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { runScale, type ScaleSize } from '../bench/scale-run.js';
-import { buildProfile, loadProfile, saveProfile, type ScaleProfile } from '../bench/scale-profile.js';
+import { buildProfile, loadProfile, ProfileBuilder, saveProfile, type ScaleProfile } from '../bench/scale-profile.js';
+import { assertIndexModel } from '../opensearch/indexes.js';
 import { createEncoder } from '../encoder/index.js';
 import { loadBeirDataset } from '../eval/dataset.js';
 import { describeCpu, machineInfo } from '../machine.js';
@@ -26,6 +27,7 @@ export function register(program: Command): void {
       )
       .requiredOption('--dataset <dir>', 'the real collection to imitate (BEIR folder), e.g. ../shared/datasets/scifact')
       .option('--profile <file.json>', 'the profile: read when it exists, else measured from --dataset and written here')
+      .option('--profile-index <index>', 'measure the profile from an index this model already encoded --dataset into (e.g. the eval-<dataset>-<model>-<version> index of `saesplade eval`) instead of encoding documents here')
       .option('--profile-docs <n>', 'documents of --dataset encoded for the profile', intOption('--profile-docs', 50), 2000)
       .option('--sizes <list>', 'index sizes, ascending (the index grows from one to the next)', intListOption('--sizes', 100), [10_000, 100_000, 1_000_000])
       .option('--queries <n>', 'timed queries per variant and concurrency', intOption('--queries', 10), 200)
@@ -42,13 +44,30 @@ export function register(program: Command): void {
       log(`profile ${opts.profile}: ${profile.documents} documents of ${profile.source}, ${profile.queries.length} queries`);
     } else {
       const ds = await loadBeirDataset(opts.dataset);
-      const docs = await readCorpusTexts(path.join(path.resolve(opts.dataset), 'corpus.jsonl'), opts.profileDocs);
+      const source = path.basename(path.resolve(opts.dataset));
+      const queries = ds.queries.map((q) => ({ id: q.id, text: q.text }));
       const encoder = await createEncoder({ modelDir: config.modelDir, device: config.device, workers: 0 });
       try {
-        log(`profiling ${docs.length} documents and ${ds.queries.length} queries of ${opts.dataset} with ${encoder.model.name} ${encoder.model.version}`);
-        profile = await buildProfile(encoder, path.basename(path.resolve(opts.dataset)), docs, ds.queries.map((q) => ({ id: q.id, text: q.text })), (d, t) => {
-          if (d % 320 === 0 || d === t) log(`  encoded ${d}/${t}`);
-        });
+        if (opts.profileIndex) {
+          const client = createOpenSearchClient(config);
+          try {
+            await assertIndexModel(client, opts.profileIndex, encoder.model);
+            const b = new ProfileBuilder({ name: encoder.model.name, version: encoder.model.version }, source);
+            const docs = client.helpers.scrollDocuments({ index: opts.profileIndex, size: 500, body: { _source: ['title', 'text', 'concepts'] } } as any);
+            for await (const d of docs as AsyncIterable<any>) b.add(d.concepts ?? {}, [d.title, d.text].filter(Boolean).join(' '));
+            log(`profile from index ${opts.profileIndex}: ${b.p.documents} documents; encoding ${queries.length} queries`);
+            await b.addQueries(encoder, queries);
+            profile = b.p;
+          } finally {
+            await client.close();
+          }
+        } else {
+          const docs = await readCorpusTexts(path.join(path.resolve(opts.dataset), 'corpus.jsonl'), opts.profileDocs);
+          log(`profiling ${docs.length} documents and ${queries.length} queries of ${opts.dataset} with ${encoder.model.name} ${encoder.model.version}`);
+          profile = await buildProfile(encoder, source, docs, queries, (d, t) => {
+            if (d % 320 === 0 || d === t) log(`  encoded ${d}/${t}`);
+          });
+        }
       } finally {
         await encoder.close();
       }

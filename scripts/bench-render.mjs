@@ -137,9 +137,9 @@ for (const { c, ev, q, ing, skipped } of results) {
   L.push('');
 }
 // Sections measured by other commands (`saesplade bench serve`, docs/SERVICE.md; `bench compat`,
-// docs/COMPAT.md) sit between their markers (heading included) and are carried over as they are.
+// docs/COMPAT.md; `bench scale`, below) sit between their markers (heading included) and are carried over as they are.
 const previous = existsSync(out) ? readFileSync(out, 'utf8') : '';
-for (const name of ['bench-serve', 'bench-compat']) {
+for (const name of ['bench-serve', 'bench-compat', 'bench-scale']) {
   const kept = previous.match(new RegExp(`<!-- ${name}:start -->[\\s\\S]*?<!-- ${name}:end -->`));
   if (kept) L.push(kept[0], '');
 }

@@ -90,8 +90,9 @@ export async function buildProfile(
   return b.p;
 }
 
+/** Four decimals, but never 0 (`rank_features` refuses zero weights). */
 function round(x: number): number {
-  return Math.round(x * 1e4) / 1e4;
+  return Math.max(1e-4, Math.round(x * 1e4) / 1e4);
 }
 
 export function saveProfile(file: string, p: ScaleProfile): void {

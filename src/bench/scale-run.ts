@@ -124,6 +124,7 @@ export async function runScale(o: ScaleOptions): Promise<{ sizes: ScaleSize[]; c
 
 async function bulkRange(client: Client, index: string, coll: SyntheticCollection, from: number, to: number, checks: CheckState, progress: (d: number) => void) {
   let k = from;
+  let firstDrop = '';
   async function* docs(): AsyncGenerator<SyntheticDoc> {
     for (; k < to; k++) {
       const d = coll.doc(k);
@@ -139,9 +140,12 @@ async function bulkRange(client: Client, index: string, coll: SyntheticCollectio
     concurrency: 2,
     retries: 5,
     wait: 2000,
+    onDrop: (d: any) => {
+      firstDrop ||= `${d.document?.id}: ${JSON.stringify(d.error).slice(0, 300)}`;
+    },
   } as any, { requestTimeout: 120_000 } as any);
   const r = res as unknown as { failed: number; successful: number };
-  if (r.failed > 0) throw new Error(`bench scale: ${r.failed} synthetic documents were refused by the cluster`);
+  if (r.failed > 0) throw new Error(`bench scale: ${r.failed} synthetic documents were refused by the cluster; the first: ${firstDrop}`);
   progress(to);
 }
 

@@ -72,7 +72,7 @@ def main(argv=None):
     from .progress import Reporter
     from .states import States, encode_states
     from .teacher import FusedTeacher
-    from .train import Settings, TrainData, held_back_eval, train
+    from .train import Settings, TrainData, train
     from ..pseudo import pseudo_queries_of
     from ..runtime import ort_session
 

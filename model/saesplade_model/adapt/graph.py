@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-HEAD = ("W_enc_t", "b_enc", "b_dec", "scale")
 HIDDEN_DIM = 384
 
 

@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .option('--force', 'replace a package already in --out')
     .option('--json', 'print the result as JSON (progress stays on stderr)')
     .action(async (opts: Record<string, any>) => {
-      const view = progressView(!!opts.json);
+      const view = progressView();
       const ac = new AbortController();
       const onSignal = () => ac.abort();
       process.once('SIGINT', onSignal);
@@ -78,8 +78,11 @@ function summary(r: AdaptResult): string {
   ].join('\n');
 }
 
-/** A bar per stage with its ETA on a terminal; one line per stage change and every ~10 % otherwise. */
-function progressView(quietLogs: boolean) {
+/**
+ * On stderr (stdout carries the result): a bar per stage with its ETA on a terminal, else a line per stage
+ * change and every ~10 %; the trainer's log lines always.
+ */
+function progressView() {
   const tty = !!process.stderr.isTTY;
   let bar: cliProgress.SingleBar | undefined;
   let stage = '';
@@ -88,7 +91,7 @@ function progressView(quietLogs: boolean) {
     event(e: AdaptEvent) {
       if (e.event === 'log') {
         if (bar) bar.stop(), (bar = undefined), (stage = '');
-        if (!quietLogs || tty) process.stderr.write(`adapt: ${e.msg}\n`);
+        process.stderr.write(`adapt: ${e.msg}\n`);
         return;
       }
       if (e.event !== 'progress') return;

@@ -103,6 +103,7 @@ def main(argv=None):
     settings = Settings(steps=a.steps, seed=a.seed,
                         **{k: v for k, v in (("lr", a.lr), ("lam_q", a.lam_q), ("lam_d", a.lam_d),
                                              ("eval_every", a.eval_every)) if v is not None})
+    # the checksum is the whole file's; with --max-docs the record's document count says how much of it was used
     key = {"base": f"{bm['name']}@{bm['version']}", "corpus_sha256": corpus.sha256, "documents": len(corpus),
            "queries_per_doc": a.queries_per_doc, "held_back": a.held_back, "seed": a.seed}
     kf = work / "run.json"
@@ -206,6 +207,7 @@ def main(argv=None):
               "corpus": {"path": str(corpus.path), "sha256": corpus.sha256, "documents": len(corpus),
                          "skipped": corpus.skipped},
               "settings": asdict(settings) | {"queries_per_doc": a.queries_per_doc, "held_back": len(held),
+                                              "max_docs": a.max_docs or None,
                                               "pseudo_queries": len(q_texts)},
               "held_back": {"base": base_ev, "adapted": best_ev, "better": better, "best_step": best_step},
               "timings_s": timings, "seconds": elapsed,

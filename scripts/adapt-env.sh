@@ -14,10 +14,16 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
 fi
 t0=$(date +%s)
-python3 -m venv "$venv" 2>/dev/null || {
-  echo "scripts/adapt-env.sh: python3 -m venv failed; on Debian: apt-get install -y python3-venv" >&2
-  exit 1
-}
+if ! python3 -m venv "$venv" 2>/dev/null; then
+  # Debian/Ubuntu ship venv's pip bootstrap apart (python3-venv); install it as the test script does chromium
+  rm -rf "$venv"
+  as_root() { if [[ "$(id -u)" == 0 ]]; then "$@"; else sudo "$@"; fi; }
+  if command -v apt-get >/dev/null; then
+    echo "scripts/adapt-env.sh: installing python3-venv (apt-get)"
+    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+  fi
+  python3 -m venv "$venv" || { echo "scripts/adapt-env.sh: python3 -m venv failed; install Python 3.10+ with venv (Debian: python3-venv)" >&2; exit 1; }
+fi
 cache=$(mktemp -d)
 trap 'rm -rf "$cache"' EXIT
 # download first (into an empty folder, so the figure printed below is what this machine fetched), then install

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .adapt.graph import hidden_name as head_input_name  # the one finder of the head's input
 from .runtime import ort_session
 
 WORK = Path(__file__).resolve().parent.parent / "work" / "drift"
@@ -32,14 +33,6 @@ DATASETS = Path(os.environ.get("SAESPLADE_DATASETS", "/work/shared/datasets"))
 
 
 # ---- the graph ---------------------------------------------------------------------------------
-
-def head_input_name(m) -> str:
-    """The head starts with Sub(h, b_dec): its first input is the last backbone layer's token states."""
-    for n in m.graph.node:
-        if n.op_type == "Sub" and n.input[1] == "b_dec":
-            return n.input[0]
-    raise ValueError("no Sub(h, b_dec) in the graph")
-
 
 def states_graph(src: Path) -> bytes:
     import onnx

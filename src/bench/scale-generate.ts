@@ -8,7 +8,7 @@ import type { ScaleProfile } from './scale-profile.js';
  * own observed weights; text: as many words as a profiled document, drawn by word frequency.
  */
 
-/** mulberry32: small, fast, seedable. */
+/** mulberry32: small, fast, seedable (also the fault tests' generator, so a failing run replays from its seed). */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

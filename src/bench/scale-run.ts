@@ -86,7 +86,7 @@ export async function runScale(o: ScaleOptions): Promise<{ sizes: ScaleSize[]; c
   const body = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'mappings', 'concepts-index.json'), 'utf8'));
   body.settings.index.refresh_interval = '-1';
   await o.client.indices.create({ index: o.index, body } as any);
-  const checks = newChecks(o.profile);
+  const checks = newChecks();
   const out: ScaleSize[] = [];
   let have = 0;
   let cumulative = 0;
@@ -149,7 +149,6 @@ async function bulkRange(client: Client, index: string, coll: SyntheticCollectio
   progress(to);
 }
 
-// bulk's onDocument returns the action; the document itself is the source (text + concepts)
 function planOf(v: ScaleVariant, q: ScaleProfile['queries'][number]): SingleSearchPlan {
   const plan = translate({
     text: q.text,
@@ -219,7 +218,7 @@ interface CheckState {
 
 const CHECK_DOCS = 50_000;
 
-function newChecks(_p: ScaleProfile): CheckState {
+function newChecks(): CheckState {
   return { docs: 0, nnz: 0, words: 0, df: new Map() };
 }
 

@@ -16,6 +16,7 @@ import { ingest } from '../../src/ingest/index.js';
 import { reindex, ReindexStateStore } from '../../src/reindex/index.js';
 import { cleanupFixtures, TINY_MODEL, tinyVariant } from '../helpers/encoder-fixture.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
+import { rng } from '../../src/bench/scale-generate.js';
 import { cleanup, sampleLines, tempFile, uniqueConfig } from './ingest-helpers.js';
 
 const ON = process.env.SAESPLADE_TEST_FAULTS === '1';
@@ -56,18 +57,6 @@ afterAll(async () => {
   await client.close();
   f.remove();
 });
-
-/** mulberry32: a small seeded generator, so a failing run can be replayed with its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 it.skipIf(!ON)(`${KILLS} workers SIGKILLed at random points: 0 lost, 0 duplicated`, async () => {
   const seed = Number(process.env.SAESPLADE_TEST_SEED ?? Date.now() % 1_000_000);

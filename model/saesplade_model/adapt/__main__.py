@@ -171,7 +171,7 @@ def main(argv=None):
 
     # ---- stage 2 -----------------------------------------------------------------------------
     t = time.time()
-    best, log, evals, best_step = train(head, data, teacher, settings, work / "stage2.npz", rep, corpus.ids)
+    best, log, evals, best_step = train(head, data, teacher, settings, work / "stage2.npz", rep)
     timings["stage2_s"] = round(time.time() - t, 1)
     base_ev = next(e for e in evals if e["step"] == 0)
     best_ev = next((e for e in evals if e["step"] == best_step), base_ev)

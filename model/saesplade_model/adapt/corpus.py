@@ -101,8 +101,9 @@ def read_corpus(path: Path, id_field: str | None = None, text_fields: tuple[str,
         raise CorpusError(f"{f}: {len(bad)} line(s) are not corpus documents{more}; nothing was trained:\n  "
                           + "\n  ".join(bad[:MAX_BAD_LINES]))
     words = sum(len(t.split()) + len(x.split()) for t, x in fields)
-    if len(ids) < min_documents or words < MIN_TOKENS_HINT * min_documents / MIN_DOCUMENTS:
+    min_words = int(MIN_TOKENS_HINT * min_documents / MIN_DOCUMENTS)
+    if len(ids) < min_documents or words < min_words:
         raise CorpusError(f"{f}: {len(ids)} documents with text ({words} words); adapt needs at least "
-                          f"{min_documents} documents and {int(MIN_TOKENS_HINT * min_documents / MIN_DOCUMENTS)} "
+                          f"{min_documents} documents and {min_words} "
                           f"words to learn from (pseudo-queries, hard negatives and a held-back slice come from them)")
     return Corpus(f, ids, fields, h.hexdigest(), skipped)

@@ -55,7 +55,8 @@ def _const(model, name: str):
     return None
 
 
-def _hidden_name(model) -> str:
+def hidden_name(model) -> str:
+    """The head starts with Sub(h, b_dec): its first input is the last backbone layer's token states."""
     for n in model.graph.node:
         if n.op_type == "Sub" and n.input[1] == "b_dec":
             return n.input[0]
@@ -78,7 +79,7 @@ def load_graph(pkg: Path):
 def read_head(model) -> Head:
     from onnx import numpy_helper
     t = _inits(model)
-    _hidden_name(model)
+    hidden_name(model)
     arr = {k: numpy_helper.to_array(v) for k, v in t.items()
            if k in ("W_enc_t", "W_enc_t_q", "W_enc_t_scale", "W_enc_t_zp", "b_enc", "b_dec", "scale")}
     if "W_enc_t_q" in arr:
@@ -117,7 +118,7 @@ def backbone_bytes(model) -> bytes:
     initializers the head and pooling used are dropped."""
     import onnx
     from onnx import TensorProto, helper
-    hidden = _hidden_name(model)
+    hidden = hidden_name(model)
     m = onnx.ModelProto()
     m.CopyFrom(model)
     g = m.graph
@@ -127,9 +128,8 @@ def backbone_bytes(model) -> bytes:
             keep.append(n)
             need.update(i for i in n.input if i)
             for a in n.attribute:   # subgraphs (If) read outer names too
-                if a.g is not None:
-                    for sn in a.g.node:
-                        need.update(i for i in sn.input if i)
+                for sn in a.g.node:
+                    need.update(i for i in sn.input if i)
     keep.reverse()
     del g.node[:]
     g.node.extend(keep)

@@ -89,7 +89,7 @@ def step_loss(head: Head, data: TrainData, teacher: FusedTeacher, qrows: np.ndar
                    nnz_d=round(float((D > 0).sum(1).mean()), 1), scale=round(float(np.exp(head.log_scale)), 3))
 
 
-def held_back_eval(head: Head, data: TrainData, teacher: FusedTeacher, doc_ids: list[str]) -> dict:
+def held_back_eval(head: Head, data: TrainData, teacher: FusedTeacher) -> dict:
     """Label-free comparison on the held-back pseudo-queries (never trained on), over a pool of documents
     (each held-back query's source and the teacher's top 10): agreement with the fused teacher (nDCG@10 of
     the student's ranking, the teacher's top 10 in the pool graded by its fused score) and known-item MRR@10
@@ -131,7 +131,7 @@ def _save(path: Path, head: Head, opt: Adam, step: int, rng, best: dict, log: li
     tmp.replace(path)
 
 
-def train(head: Head, data: TrainData, teacher: FusedTeacher, s: Settings, ckpt: Path, reporter, doc_ids):
+def train(head: Head, data: TrainData, teacher: FusedTeacher, s: Settings, ckpt: Path, reporter):
     """Returns (best head, log, evals). The best head is the one with the highest held-back teacher
     agreement, step 0 (the base) included."""
     rng = np.random.default_rng(s.seed)
@@ -153,7 +153,7 @@ def train(head: Head, data: TrainData, teacher: FusedTeacher, s: Settings, ckpt:
             reporter.log("a checkpoint with other settings was found and is not used")
     evals = best.get("evals", [])
     if start == 0:
-        ev = held_back_eval(head, data, teacher, doc_ids)
+        ev = held_back_eval(head, data, teacher)
         ev["step"] = 0
         evals = [ev]
         best = {"step": 0, "teacher_ndcg10": ev["teacher_ndcg10"], "head": head.copy(), "evals": evals}
@@ -170,7 +170,7 @@ def train(head: Head, data: TrainData, teacher: FusedTeacher, s: Settings, ckpt:
         if step % 10 == 0 or step == 1:
             log.append(rec)
         if step % s.eval_every == 0 or step == s.steps:
-            ev = held_back_eval(head, data, teacher, doc_ids)
+            ev = held_back_eval(head, data, teacher)
             ev["step"] = step
             evals.append(ev)
             reporter.log(f"held-back pseudo-queries at step {step}: {ev}")

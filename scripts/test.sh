@@ -26,6 +26,11 @@ if [[ -z "${CHROMIUM_PATH:-}" ]] && ! command -v chromium >/dev/null; then
   as_root() { if [[ "$(id -u)" == 0 ]]; then "$@"; else sudo "$@"; fi; }
   as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
+# The Python toolkit's own tests (model/tests: metric and pruning parity, the int8 graph rewrite), ~2 s,
+# in the same torch-free venv (pytest added once).
+model/.venv-adapt/bin/python -c "import pytest" 2>/dev/null \
+  || model/.venv-adapt/bin/pip install -q --disable-pip-version-check -r model/requirements-test.txt
+(cd model && .venv-adapt/bin/python -m pytest -q -p no:cacheprovider tests)
 npm run build
 npx vitest run "$@"
 echo "scripts/test.sh: passed in $(( $(date +%s) - t0 )) s"

@@ -83,7 +83,7 @@ def read_head(model) -> Head:
     arr = {k: numpy_helper.to_array(v) for k, v in t.items()
            if k in ("W_enc_t", "W_enc_t_q", "W_enc_t_scale", "W_enc_t_zp", "b_enc", "b_dec", "scale")}
     if "W_enc_t_q" in arr:
-        if np.any(arr["W_enc_t_zp"] != 0):
+        if np.any(arr.get("W_enc_t_zp", 0) != 0):   # int8_tokens drops the zero point (it must be 0)
             raise PackageError("W_enc_t is quantized with a zero point: not the layout adapt rewrites")
         W_t = arr["W_enc_t_q"].astype(np.float32) * arr["W_enc_t_scale"][None, :]
     elif "W_enc_t" in arr:

@@ -1,9 +1,9 @@
-"""Int8 compute with one activation scale per token (issue 21.1; model 2.1.0), torch-free.
+"""Int8 compute with one activation scale per token (issue 21.1; models/int8), torch-free.
 
 A concept package stores its weight matrices as int8 with a DequantizeLinear in front of each MatMul, and the
 product runs them in fp32 (runtime.py: onnxruntime's own QDQ fusion quantizes activations per batch, with
 CPU-specific kernels, and moved vectors between CPU types). This rewrite gives every such MatMul an integer
-kernel whose result depends neither on the CPU nor on the batch:
+kernel whose result does not depend on the batch, with an integer product that is exact on every CPU:
 
     s = max|x_row| / 63                       one scale per token (per row of the last axis)
     q = round(x / s) + 64                     uint8 codes 1..127
@@ -13,14 +13,15 @@ kernel whose result depends neither on the CPU nor on the batch:
   DynamicQuantizeLinear computes one scale over the whole batch; docs/ENCODER.md).
 - 7-bit codes: onnxruntime's u8 x s8 kernels on AVX2 and on AVX-512 without VNNI add pairs of products in
   int16 with saturation (vpmaddubsw); 2 x 127 x 128 = 32,512 fits, so the integer product is exact on every
-  x86-64 kernel (AVX2, VNNI, AMX) and the same everywhere. The float steps around it are elementwise.
+  x86-64 kernel (AVX2, VNNI, AMX). The vectors still differ between CPU kernel families: the fp32 parts
+  before each product differ in their last bits, and rounding to codes magnifies that (docs/ENCODER.md).
 - Smoothing (SmoothQuant, `act_max` from calibrate()): x / c and c W per input channel, so that a few
   outlier channels of LayerNorm's output do not set every token's scale. Not on the SAE head.
 - GELU's output (>= -0.17) is shifted to be non-negative and coded on 0..127; the shift is taken back after.
 - Everything else (attention's own products, LayerNorm, GELU, tie margins, pooling) is untouched; the
   softmax NaN guards, identities here, are dropped (drop_softmax_nan_guards).
 
-    python -m saesplade_model.int8_tokens build models/default --out /tmp/int8 --version 2.1.0 --alpha 0.8 \
+    python -m saesplade_model.int8_tokens build models/default --out models/int8 --version 2.0.0-int8 --alpha 0.8 \
         --calibrate ../shared/datasets/npl/corpus.jsonl ../shared/datasets/cisi/corpus.jsonl
     python -m saesplade_model.int8_tokens speed models/default /tmp/int8 --corpus <corpus.jsonl> --limit 96
     python -m saesplade_model.int8_tokens fidelity models/default /tmp/int8 --corpus <corpus.jsonl>

@@ -3,6 +3,9 @@
  * (models/default, or SAESPLADE_MODEL). Expectations come from the encoder's own vectors, never from
  * concept ids of a particular model version.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createEncoder } from '../../src/encoder/index.js';
@@ -12,6 +15,7 @@ import { ensureConceptIndex, IndexModelMismatchError } from '../../src/opensearc
 import { search, type SearchHit } from '../../src/search/search.js';
 import { reciprocalRankFusion } from '../../src/search/translator.js';
 import { dot, toFeatureMap, type SparseVector } from '../../src/sparse.js';
+import { runBuiltCli } from '../helpers/cli.js';
 
 /**
  * Tolerance of a score against the exact dot product. rank_features stores a value as its float32
@@ -307,5 +311,34 @@ describe('model check', () => {
 
   it('a missing index is a clear error', async () => {
     await expect(search({ client, encoder }, { index: `${INDEX}-missing`, query: 'x' })).rejects.toThrow();
+  });
+});
+
+describe('saesplade bench query', () => {
+  it('--inference-free encodes the queries from the token table, with and without --end-to-end', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'bench-query-')), 'queries.jsonl');
+    writeFileSync(file, QUERIES.map((q, i) => JSON.stringify({ _id: `q${i}`, text: q })).join('\n') + '\n');
+    const run = (...extra: string[]) => {
+      const r = runBuiltCli(['bench', 'query', '--index', INDEX, '--queries', file, '--concurrency', '1', '--warmup', '0', '--json', ...extra], {}, 120_000);
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { inferenceFree: boolean; endToEnd: boolean; rows: { variant: string; conceptsUsed: number }[] };
+    };
+    const meanNnz = (vs: SparseVector[]) => vs.reduce((s, v) => s + v.indices.length, 0) / vs.length;
+    const full = meanNnz(await encoder.encode(QUERIES, 'query'));
+    const table = meanNnz(await encoder.encode(QUERIES, 'query', { inferenceFree: true }));
+    expect(table).not.toBe(full);
+    const used = (res: ReturnType<typeof run>) => res.rows.find((r) => r.variant === 'concepts')!.conceptsUsed;
+    const plain = run();
+    expect([plain.inferenceFree, plain.endToEnd]).toEqual([false, false]);
+    expect(used(plain)).toBeCloseTo(full, 9);
+    // queries encoded before the timed loop (the default): the option once reached the searches but not this
+    // encoding, so the full encoder's vectors were searched
+    const free = run('--inference-free');
+    expect([free.inferenceFree, free.endToEnd]).toEqual([true, false]);
+    expect(used(free)).toBeCloseTo(table, 9);
+    // encoded inside each search
+    const e2e = run('--inference-free', '--end-to-end');
+    expect([e2e.inferenceFree, e2e.endToEnd]).toEqual([true, true]);
+    expect(used(e2e)).toBeCloseTo(table, 9);
   });
 });

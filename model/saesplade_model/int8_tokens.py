@@ -85,7 +85,8 @@ def quantized_matmuls(model) -> list[tuple]:
 
 def calibrate(model, feeds: list[dict]) -> dict[str, np.ndarray]:
     """Largest |activation| per input channel of every rewritten product, over the real tokens of `feeds`
-    (padding excluded), keyed by weight name: what the smoothing divides out."""
+    (padding excluded by their attention_mask; a feed without one counts every position), keyed by weight
+    name: what the smoothing divides out."""
     import onnx
     from onnx import TensorProto, helper
     m = onnx.ModelProto()
@@ -104,15 +105,15 @@ def calibrate(model, feeds: list[dict]) -> dict[str, np.ndarray]:
     # int8 it keeps the vectors at a mean cosine of 0.993 (measured with `fidelity`)
     for f in feeds:
         res = sess.run(xs, f)
-        mask = f["attention_mask"].astype(bool)
+        mask = f.get("attention_mask")
         for x, v in zip(xs, res):
-            a = np.abs(v[mask]).max(axis=0)
+            a = np.abs(v[mask.astype(bool)] if mask is not None else v.reshape(-1, v.shape[-1])).max(axis=0)
             amax[x] = a if amax[x] is None else np.maximum(amax[x], a)
     return {w: amax[x] for x, ws in names.items() for w in ws if not w.startswith(HEAD_WEIGHT)}
 
 
 def rewrite(model, levels: int = ACT_LEVELS, select=None, act_max: dict | None = None, alpha: float = ALPHA,
-            unsigned_weights: bool = False):
+            unsigned_weights=False):
     """Every MatMul(x, DequantizeLinear(W_int8, scale, 0)) with a 2-D W becomes per-token int8 compute
     (only those whose weight name `select(name, dims)` accepts, when given). With `act_max` (calibrate()),
     each product is smoothed first (SmoothQuant): x / c and c * W with c = act_max^alpha / w_max^(1 - alpha)
@@ -121,9 +122,9 @@ def rewrite(model, levels: int = ACT_LEVELS, select=None, act_max: dict | None =
     `select`) stores those weights as uint8 around 128 and codes activations on 8 bits through the u8 x u8
     kernel, which sums in 32 bits (measured: closer to fp32, slower; docs/ENCODER.md). Returns the rewritten
     model and the number of matrices changed."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
     g = model.graph
+    targets = {n.output[0]: dq for n, dq in quantized_matmuls(model)}   # by output name: protobuf wrappers come and go
     inits = {t.name: t for t in g.initializer}
     prod = _producers(g)
     consumers: dict[str, int] = {}
@@ -134,6 +135,9 @@ def rewrite(model, levels: int = ACT_LEVELS, select=None, act_max: dict | None =
     def const(name, value):
         g.initializer.append(numpy_helper.from_array(np.asarray(value), name))
         return name
+
+    def array(name):
+        return numpy_helper.to_array(next(t for t in g.initializer if t.name == name))
 
     axes = const("i8tok/axes", np.array([-1], np.int64))
     eps = const("i8tok/eps", np.array(1e-12, np.float32))
@@ -148,23 +152,19 @@ def rewrite(model, levels: int = ACT_LEVELS, select=None, act_max: dict | None =
                               const(f"i8tok/levels_pos{levels_}", np.array(float(2 * levels_ + 1), np.float32)))
         return codes[levels_]
 
+    def chosen(pred, w) -> bool:
+        return pred is True or (callable(pred) and pred(w.name, list(w.dims)))
+
+    w_zp = []    # the uint8 weights' zero point, made once
+
     new_nodes, dropped, changed = [], set(), 0
     for n in g.node:
-        dq = prod.get(n.input[1]) if n.op_type == "MatMul" else None
-        if dq is None or dq.op_type != "DequantizeLinear" or dq.input[0] not in inits:
+        dq = targets.get(n.output[0]) if n.op_type == "MatMul" else None
+        w = inits[dq.input[0]] if dq is not None else None
+        if dq is None or (select is not None and not chosen(select, w)):
             new_nodes.append(n)
             continue
-        w = inits[dq.input[0]]
-        zero = numpy_helper.to_array(inits[dq.input[2]]) if len(dq.input) > 2 and dq.input[2] in inits else 0
-        if (w.data_type != TensorProto.INT8 or len(w.dims) != 2 or np.any(zero != 0)
-                or (select is not None and not select(w.name, list(w.dims)))):
-            new_nodes.append(n)
-            continue
-        scale = numpy_helper.to_array(inits[dq.input[1]]).astype(np.float32)
-        axis = next((a.i for a in dq.attribute if a.name == "axis"), 1)
-        if scale.ndim == 1 and axis not in (1, -1):
-            new_nodes.append(n)      # per-row weight scales cannot be applied after the product
-            continue
+        scale = array(dq.input[1]).astype(np.float32)
         p = f"i8tok/{changed}"
         x, y = n.input[0], n.output[0]
         w_int = dq.input[0]
@@ -182,25 +182,20 @@ def rewrite(model, levels: int = ACT_LEVELS, select=None, act_max: dict | None =
         # the stored scale tensor when the weights are the stored ones: adapt (adapt/graph.py) reads and
         # rewrites the SAE head's W_enc_t_q / W_enc_t_scale by name, and they keep working here
         ws = dq.input[1] if w_int == dq.input[0] else const(f"{p}/w_scale", scale)
-        b_zp = []
-        unsigned = unsigned_weights is True or (callable(unsigned_weights) and unsigned_weights(w.name, list(w.dims)))
+        w_signed = w_int
+        unsigned = chosen(unsigned_weights, w)
         # u8 x u8 products are summed in 32 bits on every kernel (no int16 pair sums): 8-bit codes are safe
         lv, zp, lv_pos = code(127 if unsigned else levels)
         if unsigned:
-            w8 = (numpy_helper.to_array(inits[w_int]) if w_int in inits else
-                  next(numpy_helper.to_array(t) for t in g.initializer if t.name == w_int))
-            w_int_s = w_int
-            w_int = const(f"{p}/w_u8", (w8.astype(np.int16) + 128).astype(np.uint8))
-            b_zp = [const("i8tok/w_zp", np.array(128, np.uint8))] if "i8tok/w_zp" not in {t.name for t in g.initializer} else ["i8tok/w_zp"]
-        else:
-            w_int_s = w_int
+            w_int = const(f"{p}/w_u8", (array(w_signed).astype(np.int16) + 128).astype(np.uint8))
+            if not w_zp:
+                w_zp.append(const("i8tok/w_zp", np.array(128, np.uint8)))
+        b_zp = w_zp if unsigned else []
         if _is_gelu_output(prod, n.input[0]):
             # GELU's output is at least -0.17: shifted by 0.17 it is non-negative and uses all 127 levels of
             # [0, 127] (zero point 0) instead of the 63 either side of a symmetric code; the shift's share of
             # the product is a constant per output, subtracted after.
-            W_deq = (numpy_helper.to_array(inits[w_int_s]) if w_int_s in inits else
-                     next(numpy_helper.to_array(t) for t in g.initializer if t.name == w_int_s)).astype(np.float32)
-            W_deq = W_deq * (scale if scale.ndim else scale.reshape(1))[None, :]
+            W_deq = array(w_signed).astype(np.float32) * (scale if scale.ndim else scale.reshape(1))[None, :]
             shift = np.full(W_deq.shape[0], GELU_SHIFT, np.float32)
             if act_max is not None and w.name in act_max:
                 shift = shift / c          # the input was divided by c above
@@ -285,10 +280,10 @@ def build(src: Path, out: Path, version: str, calibration: list[Path], per_corpu
     shutil.copytree(src, out)
     m = json.loads((out / "manifest.json").read_text())
     old = m["version"]
+    feeds, _, _ = _batches(out, texts, 8, m["max_length"]["document"])
     for f in {g["file"] for g in m["graphs"].values()}:
         model = onnx.load(str(out / f))
         guards = drop_softmax_nan_guards(model)
-        feeds, _ = _batches(out, texts, 8, m["max_length"]["document"])
         model, changed = rewrite(model, act_max=calibrate(model, feeds), alpha=alpha)
         onnx.save(model, str(out / f))
         print(f"[int8_tokens] {f}: {changed} matrices now per-token int8, {guards} softmax NaN guards dropped", flush=True)
@@ -328,13 +323,11 @@ def _texts(corpus: Path, limit: int) -> list[str]:
 
 
 def _batches(pkg: Path, texts: list[str], batch: int, max_length: int = 256):
-    from tokenizers import Tokenizer
-    m = json.loads((pkg / "manifest.json").read_text())
-    tok = Tokenizer.from_file(str(pkg / m["tokenizer"]))
-    tok.no_padding()
-    tok.enable_truncation(max_length)
-    seqs = [e.ids for e in tok.encode_batch(texts)]
-    order = np.argsort([-len(s) for s in seqs], kind="stable")   # the runtime's length buckets
+    """Feeds of `batch` texts in the runtime's length buckets (longest first), the number of tokens, and the
+    order: row r of the concatenated feeds is text order[r]."""
+    from .drift import tokenizer
+    seqs = [e.ids for e in tokenizer(pkg, max_length).encode_batch(texts)]
+    order = np.argsort([-len(s) for s in seqs], kind="stable")
     feeds = []
     for a in range(0, len(order), batch):
         idx = order[a:a + batch]
@@ -343,7 +336,7 @@ def _batches(pkg: Path, texts: list[str], batch: int, max_length: int = 256):
         for r, j in enumerate(idx):
             ids[r, :len(seqs[j])] = seqs[j]
         feeds.append({"input_ids": ids, "attention_mask": (ids != 0).astype(np.int64)})
-    return feeds, sum(len(s) for s in seqs)
+    return feeds, sum(len(s) for s in seqs), order
 
 
 def cmd_speed(a):
@@ -355,7 +348,7 @@ def cmd_speed(a):
               "base backbone alone": ort_session(backbone_bytes(onnx.load(str(_graph(base)))), a.threads)}
     for c in a.candidates:
         graphs[Path(c).name] = ort_session(_graph(Path(c)), a.threads)
-    feeds, tokens = _batches(base, _texts(Path(a.corpus), a.limit), a.batch)
+    feeds, tokens, _ = _batches(base, _texts(Path(a.corpus), a.limit), a.batch)
     for s in graphs.values():                       # warm-up
         s.run(None, feeds[0])
     times = {k: [] for k in graphs}
@@ -397,8 +390,8 @@ def cmd_fidelity(a):
                 out.append(v)
         return out
 
-    f1, _ = _batches(base, texts, 1)
-    f8, _ = _batches(base, texts, 8)
+    f1, _, _ = _batches(base, texts, 1)
+    f8, _, _ = _batches(base, texts, 8)
     # _batches sorts by length; batch 1 and 8 use the same stable order, so rows line up.
     vb, vc1, vc8 = vecs(sb, f1), vecs(sc, f1), vecs(sc, f8)
 
@@ -428,26 +421,23 @@ def cmd_ndcg(a):
     for name in a.collections.split(","):
         corpus, queries, qrels = load_collection(name)
         qids = list(queries)
+        # tokenized once per collection; each graph runs the same feeds
+        doc_feeds = _batches(base, [t for _, t in corpus], 8, m["max_length"]["document"])
+        query_feeds = _batches(base, [queries[q] for q in qids], 8, m["max_length"]["query"])
         for g in a.graphs:
             t0 = time.time()
             sess = ort_session(_graph(Path(g)), a.threads)
 
-            def enc(texts, max_length):
-                feeds, _ = _batches(base, texts, 8, max_length)
-                order = np.argsort([-len(e) for e in _tok_lengths(base, texts, max_length)], kind="stable")
-                vecs = []
-                for f in feeds:
-                    ind, val = sess.run(["indices", "values"], f)
-                    for r in range(ind.shape[0]):
-                        keep = val[r] > 0
-                        vecs.append((ind[r][keep], val[r][keep]))
-                res = [None] * len(texts)
-                for v, j in zip(vecs, order):
-                    res[j] = v
+            def enc(batches):
+                feeds, _, order = batches
+                res = [None] * len(order)
+                rows = (row for f in feeds for row in zip(*sess.run(["indices", "values"], f)))
+                for (ind, val), j in zip(rows, order):
+                    keep = val > 0
+                    res[j] = (ind[keep], val[keep])
                 return res
-            dv = enc([t for _, t in corpus], m["max_length"]["document"])
-            dv = [prune_topk(v, dk) for v in dv]
-            qv = enc([queries[q] for q in qids], m["max_length"]["query"])
+            dv = [prune_topk(v, dk) for v in enc(doc_feeds)]
+            qv = enc(query_feeds)
             row = dict(collection=name, graph=Path(g).name, seconds=round(time.time() - t0, 1))
             S = (to_csr([prune_topk(v, qk) for v in qv], n) @ to_csr(dv, n).T).toarray()
             run = {}
@@ -460,15 +450,6 @@ def cmd_ndcg(a):
             out.append(row)
             print(json.dumps(row), flush=True)
     return out
-
-
-def _tok_lengths(pkg: Path, texts: list[str], max_length: int):
-    from tokenizers import Tokenizer
-    m = json.loads((pkg / "manifest.json").read_text())
-    tok = Tokenizer.from_file(str(pkg / m["tokenizer"]))
-    tok.no_padding()
-    tok.enable_truncation(max_length)
-    return [e.ids for e in tok.encode_batch(texts)]
 
 
 def main():

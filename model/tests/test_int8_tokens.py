@@ -5,7 +5,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from saesplade_model.int8_tokens import quantized_matmuls, rewrite
+from saesplade_model.int8_tokens import calibrate, rewrite
 from saesplade_model.runtime import ort_session
 
 K, N = 48, 40
@@ -54,7 +54,7 @@ def _run(model, x):
 @pytest.mark.parametrize("smooth,tolerance", [(False, 0.06), (True, 0.03)])
 def test_close_to_fp32_and_batch_invariant(smooth, tolerance):
     ref = _run(_graph(), _x(3, 7))
-    act = _calib(_graph(), [{"x": _x(3, 7, seed=5)}]) if smooth else None
+    act = calibrate(_graph(), [{"x": _x(3, 7, seed=5)}]) if smooth else None
     m, changed = rewrite(_graph(), act_max=act, alpha=0.8)
     assert changed == 2
     ops = [n.op_type for n in m.graph.node]
@@ -73,28 +73,11 @@ def test_smoothing_keeps_the_product():
     ref = _run(_graph(), x)
     feeds = [{"x": _x(2, 9, seed=7)}]
     plain, _ = rewrite(_graph())
-    smooth, _ = rewrite(_graph(), act_max=_calib(_graph(), feeds), alpha=0.8)
+    smooth, _ = rewrite(_graph(), act_max=calibrate(_graph(), feeds), alpha=0.8)
     e_plain = np.abs(_run(plain, x) - ref).max()
     e_smooth = np.abs(_run(smooth, x) - ref).max()
     assert e_smooth < 0.03 * np.abs(ref).max()
     assert e_smooth < e_plain                 # the outlier channel no longer sets every token's scale
-
-
-def _calib(model, feeds):
-    """calibrate() with the test graph's single input (no attention mask: every position counts)."""
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    out = {}
-    pairs = quantized_matmuls(model)
-    for n, _ in pairs:
-        m.graph.output.append(helper.make_tensor_value_info(n.input[0], TensorProto.FLOAT, None))
-    sess = ort_session(m.SerializeToString())
-    names, ws = [n.input[0] for n, _ in pairs], [dq.input[0] for _, dq in pairs]
-    for f in feeds:
-        for w, v in zip(ws, sess.run(names, f)):
-            a = np.abs(v.reshape(-1, v.shape[-1])).max(0)
-            out[w] = a if w not in out else np.maximum(out[w], a)
-    return out
 
 
 def test_codes_fit_seven_bits():

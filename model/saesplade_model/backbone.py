@@ -67,12 +67,14 @@ def encode_cache(texts: list[str], max_length: int, model=None, batch_tokens: in
         idx = order[i : i + bs]
         i += bs
         b_ids, b_mask = pad_batch([seqs[j] for j in idx])
-        out = model(input_ids=torch.from_numpy(b_ids), attention_mask=torch.from_numpy(b_mask)).last_hidden_state
+        res = model(input_ids=torch.from_numpy(b_ids), attention_mask=torch.from_numpy(b_mask))
+        out = res.last_hidden_state   # the teacher embedding is always the last layer's mean
         m = torch.from_numpy(b_mask).unsqueeze(-1).float()
         e = (out * m).sum(1) / m.sum(1).clamp(min=1e-9)
         e = torch.nn.functional.normalize(e, dim=-1)
         emb[idx] = e.numpy()
-        o = out.numpy()
+        # a model may cache other states than the last layer's (last_layer.StatesBefore: the last layer's input)
+        o = getattr(res, "states", out).numpy()
         for r, j in enumerate(idx):
             a, b = offsets[j], offsets[j + 1]
             if keep_states:

@@ -97,7 +97,7 @@ class Stage2Data:
 
 
 @torch.no_grad()
-def dev_eval(sae, dev, poolable, doc_max_tokens=128, tau=0.05, data=None):
+def dev_eval(sae, dev, poolable, doc_max_tokens=128, tau=0.05, data=None, gather=gather_tokens):
     """dev = list of (name, doc_rows, q_rows, q_target_positions). MRR@10 of the source document among
     a pooled subset of training-collection documents, the teacher-student KL over that pool, and mean
     non-zeros. Source-document MRR rewards copying the query's words (the student beats the teacher
@@ -107,9 +107,9 @@ def dev_eval(sae, dev, poolable, doc_max_tokens=128, tau=0.05, data=None):
         D = []
         ch = getattr(sae, "pool_chunk", 256)   # a dense vocabulary head pools fewer texts at a time (memory)
         for a in range(0, len(drows), ch):
-            x, seg, keep = gather_tokens(doc_cache, drows[a:a + ch], doc_max_tokens, poolable)
+            x, seg, keep = gather(doc_cache, drows[a:a + ch], doc_max_tokens, poolable)
             D.append(sae.pool(x, seg, len(drows[a:a + ch]), keep))
-        x, seg, keep = gather_tokens(q_cache, qrows, 10_000, poolable)
+        x, seg, keep = gather(q_cache, qrows, 10_000, poolable)
         Q = sae.pool(x, seg, len(qrows), keep)
         Dd = torch.cat(D)
         S = Q @ Dd.T
@@ -136,15 +136,18 @@ def train_stage2(sae, data: Stage2Data, dev, steps: int, batch_q: int = 16, n_ne
                  tau: float = 0.05, w_kl: float = 1.0, w_mse: float = 0.05, lam_q: float = 0.006,
                  lam_d: float = 0.004, warmup_frac: float = 0.3, doc_max_tokens: int = 128, eval_every: int = 25,
                  seed: int = 0, log_every: int = 20, time_budget_s: float | None = None, dev_fn=None,
-                 dev_every: int | None = None):
+                 dev_every: int | None = None, gather=gather_tokens, extra_groups=()):
     """dev_fn(sae) -> float (higher is better; the mean dev-split nDCG@10 of real queries): when given, it is
-    measured every dev_every steps and the checkpoint with the highest value is kept (step 0 included)."""
+    measured every dev_every steps and the checkpoint with the highest value is kept (step 0 included).
+    gather(cache, rows, max_tokens, poolable) -> (token states, text id per token, poolable mask) feeds the head
+    (default: the cached states as they are; last_layer.py runs a trainable last layer on cached inputs), and
+    extra_groups are further optimizer parameter groups ({"params", "lr"}) trained with the head."""
     rng = np.random.default_rng(seed)
     poolable = poolable_table()
     # what stage 2 trains: the SAE encoder (its decoder is stage 1's), or a head's own (vocab_control.VocabHead)
     params = sae.stage2_params() if hasattr(sae, "stage2_params") else [sae.W_enc, sae.b_enc, sae.b_dec]
     from .sae import _adam
-    opt = _adam([{"params": params, "lr": lr}, {"params": [sae.log_scale], "lr": 1e-2}])
+    opt = _adam([{"params": params, "lr": lr}, {"params": [sae.log_scale], "lr": 1e-2}, *extra_groups])
     warm_lr = max(1, steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm_lr) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))))
@@ -152,7 +155,7 @@ def train_stage2(sae, data: Stage2Data, dev, steps: int, batch_q: int = 16, n_ne
     log, evals = [], []
     best = None
     t0 = time.time()
-    ev = dev_eval(sae, dev, poolable, doc_max_tokens, tau, data)
+    ev = dev_eval(sae, dev, poolable, doc_max_tokens, tau, data, gather)
     ev.update(step=0, time_s=0.0)
     if dev_fn is not None:
         ev["dev_ndcg10"] = dev_fn(sae)
@@ -173,8 +176,8 @@ def train_stage2(sae, data: Stage2Data, dev, steps: int, batch_q: int = 16, n_ne
         cand = np.stack(cand)                                  # [B, 1+n_neg]
         drows, inv = np.unique(cand.ravel(), return_inverse=True)
         inv = torch.from_numpy(inv.reshape(cand.shape))
-        xd, segd, keepd = gather_tokens(dc, drows, doc_max_tokens, poolable)
-        xq, segq, keepq = gather_tokens(qc, qrows, 10_000, poolable)
+        xd, segd, keepd = gather(dc, drows, doc_max_tokens, poolable)
+        xq, segq, keepq = gather(qc, qrows, 10_000, poolable)
         D = sae.pool(xd, segd, len(drows), keepd)
         Q = sae.pool(xq, segq, len(qrows), keepq)
         S = Q @ D.T                                            # [B, nd]
@@ -202,7 +205,7 @@ def train_stage2(sae, data: Stage2Data, dev, steps: int, batch_q: int = 16, n_ne
             print(f"  stage2 {rec}", flush=True)
         out_of_time = time_budget_s is not None and time.time() - t0 > time_budget_s
         if step % eval_every == 0 or step == steps or out_of_time:
-            ev = dev_eval(sae, dev, poolable, doc_max_tokens, tau, data)
+            ev = dev_eval(sae, dev, poolable, doc_max_tokens, tau, data, gather)
             ev.update(step=step, time_s=round(time.time() - t0, 1))
             if dev_fn is not None and (step % (dev_every or eval_every) == 0 or step == steps or out_of_time):
                 ev["dev_ndcg10"] = dev_fn(sae)

@@ -1,6 +1,6 @@
 """Stage 2 with the backbone's last layer trained too, from cached inputs to that layer (issue 15).
 
-    python -m saesplade_model.last_layer [steps=150] [layer_lr=5e-5] [arms=frozen,layer]
+    python -m saesplade_model.last_layer [steps=150] [layer_lr=5e-5] [head_lr=1e-3] [arms=frozen,layer]
 
 The build's stage 2 trains the concept head on cached last-layer states: the backbone never learns. Here the
 cache holds the *input* of the last transformer layer (hidden_states[-2]), and a copy of that layer runs in
@@ -14,7 +14,7 @@ them) and the pretrained last layer, with the same data, seed, steps and head se
 Both run through the same code path (the layer applied to the same cached inputs), so the difference is the
 layer training alone. Scored on the dev split only (DevSplit: real odd-id queries of cisi, cacm and npl, a
 re-ranking of a candidate pool, whole documents at 256 tokens); SciFact is not touched. Results:
-work/last_layer.json (after each arm).
+work/last_layer_head{head_lr}.json (after each arm).
 """
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def doc_caches(model) -> dict[str, Cache]:
     return out
 
 
-def main(steps: int = 150, layer_lr: float = 5e-5, arms: str = "frozen,layer"):
+def main(steps: int = 150, layer_lr: float = 5e-5, arms: str = "frozen,layer", head_lr: float = 1e-3):
     from . import full
     from .stage2 import train_stage2
     set_threads()
@@ -153,7 +153,7 @@ def main(steps: int = 150, layer_lr: float = 5e-5, arms: str = "frozen,layer"):
     dev = full.DevSplit(caches, model)
     data, devslice = full.build_stage2_data(caches, model, 13, teacher="fused")
     print(f"  data ready: {time.time() - t0:.0f} s", flush=True)
-    results = dict(steps=steps, layer_lr=layer_lr, check_cosine=cos, arms={})
+    results = dict(steps=steps, layer_lr=layer_lr, head_lr=head_lr, check_cosine=cos, arms={})
     step0 = {}
     for arm in arms.split(","):
         torch.manual_seed(13)
@@ -174,7 +174,7 @@ def main(steps: int = 150, layer_lr: float = 5e-5, arms: str = "frozen,layer"):
             (step0 if not step0 else last).update(mean=mean, per=per)
             return mean
         ta = time.time()
-        r = train_stage2(sae, data, devslice, steps=steps, seed=13, dev_fn=dev_fn, dev_every=steps,
+        r = train_stage2(sae, data, devslice, steps=steps, seed=13, lr=head_lr, dev_fn=dev_fn, dev_every=steps,
                          eval_every=steps, gather=layer_gather(layer), extra_groups=groups)
         # the weights at the end of training (train_stage2 leaves them in sae and the layer)
         results["arms"][arm] = dict(dev_step0=step0["mean"], dev_step0_per=step0["per"], dev_final=last["mean"],
@@ -182,11 +182,12 @@ def main(steps: int = 150, layer_lr: float = 5e-5, arms: str = "frozen,layer"):
                                     s_per_step=round(r["time_s"] / max(1, r["steps_done"]), 2),
                                     log=r["log"][-3:], evals=r["evals"])
         torch.save({"sae": sae.state_dict(), "layer": layer.state_dict()}, WORK_DIR / f"last_layer_{arm}.pt")
-        (WORK_DIR / "last_layer.json").write_text(json.dumps(results, indent=1))
+        (WORK_DIR / f"last_layer_head{head_lr:g}.json").write_text(json.dumps(results, indent=1))
         print(json.dumps({k: v for k, v in results["arms"][arm].items() if k not in ("evals", "log")}), flush=True)
     print(f"  done in {time.time() - t0:.0f} s", flush=True)
 
 
 if __name__ == "__main__":
     kw = dict(a.split("=", 1) for a in sys.argv[1:])
-    main(int(kw.get("steps", 150)), float(kw.get("layer_lr", 5e-5)), kw.get("arms", "frozen,layer"))
+    main(int(kw.get("steps", 150)), float(kw.get("layer_lr", 5e-5)), kw.get("arms", "frozen,layer"),
+         float(kw.get("head_lr", 1e-3)))

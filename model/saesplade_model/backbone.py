@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .common import load_backbone, load_tokenizer
+from .runtime import pad_batch  # noqa: F401  (torch-free; export.py imports it from here)
 
 
 @dataclass
@@ -25,6 +26,14 @@ class Cache:
     def save(self, path: Path):
         np.savez(path, states=self.states, ids=self.ids, offsets=self.offsets, emb=self.emb)
 
+    def subset(self, rows) -> "Cache":
+        """The cache of texts `rows` (in that order)."""
+        lens = self.offsets[rows + 1] - self.offsets[rows]
+        offs = np.zeros(len(rows) + 1, dtype=np.int64)
+        offs[1:] = np.cumsum(lens)
+        sel = np.concatenate([np.arange(self.offsets[r], self.offsets[r + 1]) for r in rows])
+        return Cache(self.states[sel], self.ids[sel], offs, self.emb[rows])
+
     @staticmethod
     def load(path: Path) -> "Cache":
         z = np.load(path)
@@ -34,16 +43,6 @@ class Cache:
 def tokenize(texts: list[str], max_length: int) -> list[list[int]]:
     tok = load_tokenizer(max_length)
     return [e.ids for e in tok.encode_batch(texts)]
-
-
-def pad_batch(seqs: list[list[int]]):
-    L = max(len(s) for s in seqs)
-    ids = np.zeros((len(seqs), L), dtype=np.int64)
-    mask = np.zeros((len(seqs), L), dtype=np.int64)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = s
-        mask[i, : len(s)] = 1
-    return ids, mask
 
 
 @torch.no_grad()

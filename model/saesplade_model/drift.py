@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .adapt.graph import hidden_name as head_input_name  # the one finder of the head's input
-from .runtime import ort_session
+from .runtime import ort_session, pad_batch
 
 WORK = Path(__file__).resolve().parent.parent / "work" / "drift"
 DATASETS = Path(os.environ.get("SAESPLADE_DATASETS", "/work/shared/datasets"))
@@ -69,12 +69,16 @@ def session(model_bytes_or_path, threads: int = 2):
     return ort_session(model_bytes_or_path, threads, level=opt, qdq=True) if opt else ort_session(model_bytes_or_path, threads)
 
 
-def tokenizer(pkg: Path, max_length: int):
+def tokenizer(pkg: Path, max_length: int | None):
+    """The package's tokenizer, no padding, truncated to max_length tokens (None: not truncated)."""
     from tokenizers import Tokenizer
     man = json.loads((pkg / "manifest.json").read_text())
     tok = Tokenizer.from_file(str(pkg / man["tokenizer"]))
     tok.no_padding()
-    tok.enable_truncation(max_length)
+    if max_length is None:
+        tok.no_truncation()
+    else:
+        tok.enable_truncation(max_length)
     return tok
 
 
@@ -85,12 +89,7 @@ def encode_states(sess, out_name: str, seqs: list[list[int]], batch: int = 8, pr
     t0 = last = time.time()
     for a in range(0, len(order), batch):
         idx = order[a:a + batch]
-        L = max(len(seqs[j]) for j in idx)
-        ids = np.zeros((len(idx), L), np.int64)
-        mask = np.zeros_like(ids)
-        for r, j in enumerate(idx):
-            ids[r, :len(seqs[j])] = seqs[j]
-            mask[r, :len(seqs[j])] = 1
+        ids, mask = pad_batch([seqs[j] for j in idx])
         (h,) = sess.run([out_name], {"input_ids": ids, "attention_mask": mask})
         for r, j in enumerate(idx):
             res[j] = h[r, :len(seqs[j])].astype(np.float32)
@@ -190,6 +189,22 @@ def in_split(qid: str, split: str) -> bool:
         return True
     odd = int(qid) % 2 == 1
     return odd if split == "dev" else not odd
+
+
+def ranked_metrics(S: np.ndarray, qids: list[str], doc_ids: list[str], qrels: dict,
+                   splits=("all", "dev", "test")) -> dict:
+    """nDCG@10, MRR@10 and R@100 (4 decimals) per split of a score matrix S [queries, documents], each query
+    ranking its top 100 documents with a positive score (what a rank_feature search returns)."""
+    from .metrics import evaluate_run
+    run = {}
+    for r, q in enumerate(qids):
+        top = np.argsort(-S[r], kind="stable")[:100]
+        run[q] = [doc_ids[d] for d in top if S[r, d] > 0]
+    out = {}
+    for split in splits:
+        m = evaluate_run(run, {q: qrels[q] for q in qids if in_split(q, split)})
+        out[split] = {k: round(v, 4) for k, v in m.items() if k != "queries"}
+    return out
 
 
 def ndcg10(scores: np.ndarray, doc_ids: list[str], rel: dict) -> float:

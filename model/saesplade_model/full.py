@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .backbone import Cache, encode_cache
+from .backbone import encode_cache
 from .caches import doc_cache
 from .common import (DOC_MAX_LEN, EVAL_COLLECTIONS, QUERY_MAX_LEN, TRAIN_COLLECTIONS, WORK_DIR, load_backbone,
                      poolable_table)
@@ -146,21 +146,16 @@ class DevSplit:
                   flush=True)
         self.q_k = q_k
 
-    def score(self, sae, q_k=None, d_k=None, per_collection=False):
+    def score(self, sae, q_k=None, d_k=None, per_collection=False, through=None):
+        """through(cache) -> cache: turns the cached states into the head's input first (last_layer.py: a
+        trainable last layer on cached inputs to it); default: the cached states are the head's input."""
         from .evaluate import metrics, sparse_scores, sparse_stats, to_csr
         from .report import DOC_K, Q_K, torch_vectors
-        from .backbone import Cache
+        through = through or (lambda c: c)
         out = {}
         for n, (qids, qc, qrels, pdids, rows) in self.q.items():
-            c = self.caches[n]
-            # the pool's documents as a small cache
-            lens = c.offsets[rows + 1] - c.offsets[rows]
-            offs = np.zeros(len(rows) + 1, dtype=np.int64)
-            offs[1:] = np.cumsum(lens)
-            sel = np.concatenate([np.arange(c.offsets[r], c.offsets[r + 1]) for r in rows])
-            sub = Cache(c.states[sel], c.ids[sel], offs, c.emb[rows])
-            Q = to_csr(torch_vectors(sae, qc, q_k or self.q_k or Q_K, exact=False))
-            D = to_csr(torch_vectors(sae, sub, d_k or DOC_K, exact=False))
+            Q = to_csr(torch_vectors(sae, through(qc), q_k or self.q_k or Q_K, exact=False))
+            D = to_csr(torch_vectors(sae, through(self.caches[n].subset(rows)), d_k or DOC_K, exact=False))
             r = metrics(sparse_scores(Q, D), qids, pdids, qrels)
             r.update(sparse_stats(Q, D))
             out[n] = r

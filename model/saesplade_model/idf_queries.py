@@ -12,31 +12,34 @@ import sys
 import numpy as np
 
 from .common import PACKAGE_DIR as PKG, WORK_DIR as OUT
-from .drift import in_split, load_collection, prune_topk, to_csr
+from .drift import load_collection, prune_topk, ranked_metrics, to_csr
 from .long_docs import content_ids, encode_group
-from .metrics import evaluate_run
 from .runtime import ort_session
 
-N = 16384
-
+MAN = json.loads((PKG / "manifest.json").read_text())
+N = MAN["dictionary_size"]
 
 
 def vectors(name):
+    """Document and query vectors of the package (truncated, pruned as its manifest says), cached."""
     f = OUT / f'vecs_{name}.npz'
     corpus, queries, qrels = load_collection(name)
     qids = list(queries)
     if f.exists():
         z = np.load(f, allow_pickle=True)
         return corpus, qids, qrels, list(z['docs']), list(z['queries'])
-    sess = ort_session(PKG / 'document.onnx', 2)
-    c, p, s = content_ids(PKG, [t for _, t in corpus])
-    dv, _ = encode_group(sess, [p + x[:254] + s for x in c], 8)
-    dv = [prune_topk(v, 256) for v in dv]
-    qc = content_ids(PKG, [queries[q] for q in qids])[0]
-    qv, _ = encode_group(sess, [p + x[:62] + s for x in qc], 8)
-    qv = [prune_topk(v, 64) for v in qv]
+    sess = ort_session(PKG / MAN["graphs"]["document"]["file"], 2)
+
+    def enc(texts, mode):
+        c, p, s = content_ids(PKG, texts)
+        room = MAN["max_length"][mode] - len(p) - len(s)
+        v, _ = encode_group(sess, [p + x[:room] + s for x in c], 8)
+        return [prune_topk(x, MAN["pruning"][mode]["top_k"]) for x in v]
+    dv = enc([t for _, t in corpus], "document")
+    qv = enc([queries[q] for q in qids], "query")
     np.savez(f, docs=np.array(dv, dtype=object), queries=np.array(qv, dtype=object))
     return corpus, qids, qrels, dv, qv
+
 
 def idf_of(dvs, nd):
     df = np.zeros(N)
@@ -44,14 +47,11 @@ def idf_of(dvs, nd):
         df[ind] += 1
     return np.log((nd - df + 0.5) / (df + 0.5) + 1.0)
 
+
 def score(corpus, qids, qrels, D, qv, w):
-    Q = to_csr([(i, v * w[i]) for i, v in qv], N)
-    S = (Q @ D.T).toarray()
-    run = {}
-    for r, q in enumerate(qids):
-        top = np.argsort(-S[r], kind='stable')[:100]
-        run[q] = [corpus[d][0] for d in top if S[r, d] > 0]
-    return {sp: round(evaluate_run(run, {q: qrels[q] for q in qids if in_split(q, sp)})['ndcg10'], 4) for sp in ('all', 'dev', 'test')}
+    S = (to_csr([(i, v * w[i]) for i, v in qv], N) @ D.T).toarray()
+    return {sp: m["ndcg10"] for sp, m in ranked_metrics(S, qids, [d for d, _ in corpus], qrels).items()}
+
 
 if __name__ == '__main__':
     names = sys.argv[1].split(',')

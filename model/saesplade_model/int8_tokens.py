@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from .adapt.graph import backbone_bytes
-from .runtime import ort_session
+from .runtime import ort_session, pad_batch
 
 CALIBRATION_DOCS = 48
 ALPHA = 0.8          # chosen on the dev halves of cisi, cacm and npl (docs/ENCODER.md)
@@ -330,12 +330,8 @@ def _batches(pkg: Path, texts: list[str], batch: int, max_length: int = 256):
     order = np.argsort([-len(s) for s in seqs], kind="stable")
     feeds = []
     for a in range(0, len(order), batch):
-        idx = order[a:a + batch]
-        L = max(len(seqs[j]) for j in idx)
-        ids = np.zeros((len(idx), L), np.int64)
-        for r, j in enumerate(idx):
-            ids[r, :len(seqs[j])] = seqs[j]
-        feeds.append({"input_ids": ids, "attention_mask": (ids != 0).astype(np.int64)})
+        ids, mask = pad_batch([seqs[j] for j in order[a:a + batch]])
+        feeds.append({"input_ids": ids, "attention_mask": mask})
     return feeds, sum(len(s) for s in seqs), order
 
 
@@ -412,8 +408,7 @@ def cmd_fidelity(a):
 def cmd_ndcg(a):
     """nDCG@10, MRR@10 and R@100 by exact dot products (what OpenSearch's rank_feature sum computes) of each
     graph on each collection, with the package's pruning, on all judged queries and on the dev / test halves."""
-    from .drift import in_split, load_collection, prune_topk, to_csr
-    from .metrics import evaluate_run
+    from .drift import load_collection, prune_topk, ranked_metrics, to_csr
     base = Path(a.graphs[0])
     m = json.loads((base / "manifest.json").read_text())
     n, dk, qk = m["dictionary_size"], m["pruning"]["document"]["top_k"], m["pruning"]["query"]["top_k"]
@@ -440,13 +435,7 @@ def cmd_ndcg(a):
             qv = enc(query_feeds)
             row = dict(collection=name, graph=Path(g).name, seconds=round(time.time() - t0, 1))
             S = (to_csr([prune_topk(v, qk) for v in qv], n) @ to_csr(dv, n).T).toarray()
-            run = {}
-            for r, q in enumerate(qids):
-                top = np.argsort(-S[r], kind="stable")[:100]
-                run[q] = [corpus[d][0] for d in top if S[r, d] > 0]
-            for split in ("all", "dev", "test"):
-                m_ = evaluate_run(run, {q: qrels[q] for q in qids if in_split(q, split)})
-                row[split] = {k: round(v, 4) for k, v in m_.items() if k != "queries"}
+            row.update(ranked_metrics(S, qids, [d for d, _ in corpus], qrels))
             out.append(row)
             print(json.dumps(row), flush=True)
     return out

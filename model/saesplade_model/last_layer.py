@@ -12,7 +12,7 @@ them) and the pretrained last layer, with the same data, seed, steps and head se
 - `frozen`: the layer stays as pretrained (so this arm is "more head-only steps");
 - `layer`: the layer trains with the head at `layer_lr`.
 Both run through the same code path (the layer applied to the same cached inputs), so the difference is the
-layer training alone. Scored on the dev split only (DevSplit: real odd-id queries of cisi, cacm and npl, a
+layer training alone. Scored on the dev split only (DevSplit.score through the layer: real odd-id queries of cisi, cacm and npl, a
 re-ranking of a candidate pool, whole documents at 256 tokens); SciFact is not touched. Results:
 work/last_layer_head{head_lr}.json (after each arm).
 """
@@ -80,30 +80,6 @@ def through_layer(layer, cache: Cache, chunk: int = 32) -> Cache:
     return Cache(np.concatenate(parts), cache.ids, cache.offsets, cache.emb)
 
 
-def sub_cache(c: Cache, rows) -> Cache:
-    lens = c.offsets[rows + 1] - c.offsets[rows]
-    offs = np.zeros(len(rows) + 1, dtype=np.int64)
-    offs[1:] = np.cumsum(lens)
-    sel = np.concatenate([np.arange(c.offsets[r], c.offsets[r + 1]) for r in rows])
-    return Cache(c.states[sel], c.ids[sel], offs, c.emb[rows])
-
-
-def dev_score(dev, sae, layer) -> tuple[float, dict]:
-    """DevSplit.score with the layer applied to the pool's and the queries' cached inputs."""
-    from .evaluate import metrics, sparse_scores, sparse_stats, to_csr
-    from .report import DOC_K, Q_K, torch_vectors
-    out = {}
-    for n, (qids, qc, qrels, pdids, rows) in dev.q.items():
-        D = to_csr(torch_vectors(sae, through_layer(layer, sub_cache(dev.caches[n], rows)), DOC_K))
-        Q = to_csr(torch_vectors(sae, through_layer(layer, qc), Q_K))
-        r = metrics(sparse_scores(Q, D), qids, pdids, qrels)
-        r.update(sparse_stats(Q, D))
-        out[n] = {k: r[k] for k in ("ndcg10", "nnz_q", "nnz_d") if k in r}
-    mean = float(np.mean([r["ndcg10"] for r in out.values()]))
-    print(f"    dev nDCG@10 {mean:.4f} " + json.dumps(out), flush=True)
-    return mean, out
-
-
 def shipped_head():
     """A TopKSAE holding the shipped package's head (dequantized int8 encoder weights, biases, scale)."""
     from .drift import head_params
@@ -146,7 +122,7 @@ def main(steps: int = 150, layer_lr: float = 5e-5, arms: str = "frozen,layer", h
     c = caches["cisi"]
     with torch.no_grad():
         ref = encode_cache(load_corpus("cisi")[1][:4], DOC_MAX_LEN, model=bert).states.astype(np.float32)
-    got = through_layer(bert.encoder.layer[-1], sub_cache(c, np.arange(4))).states
+    got = through_layer(bert.encoder.layer[-1], c.subset(np.arange(4))).states
     cos = float(np.mean(np.sum(ref * got, 1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1))))
     print(f"  check: layer on cached inputs vs backbone, mean token cosine {cos:.5f}", flush=True)
     assert cos > 0.999, cos
@@ -170,7 +146,7 @@ def main(steps: int = 150, layer_lr: float = 5e-5, arms: str = "frozen,layer", h
             calls[0] += 1
             if calls[0] == 1 and step0:   # both arms start from the same weights: step 0 is measured once
                 return step0["mean"]
-            mean, per = dev_score(dev, s, layer)
+            mean, per = dev.score(s, per_collection=True, through=lambda c: through_layer(layer, c))
             (step0 if not step0 else last).update(mean=mean, per=per)
             return mean
         ta = time.time()

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .runtime import ort_session
+from .runtime import ort_session, pad_batch
 
 ENCODINGS = ("truncate", "passages", "window512")
 
@@ -37,11 +37,8 @@ ENCODINGS = ("truncate", "passages", "window512")
 def content_ids(pkg: Path, texts: list[str]) -> tuple[list[list[int]], list[int], list[int]]:
     """Untruncated content token ids (no specials) per text, and the prefix / suffix the tokenizer's
     post-processor adds (BERT: [CLS] / [SEP]); found the way the runtime finds them."""
-    from tokenizers import Tokenizer
-    man = json.loads((pkg / "manifest.json").read_text())
-    tok = Tokenizer.from_file(str(pkg / man["tokenizer"]))
-    tok.no_padding()
-    tok.no_truncation()
+    from .drift import tokenizer
+    tok = tokenizer(pkg, None)
     bare = tok.encode("hello world", add_special_tokens=False).ids
     full = tok.encode("hello world").ids
     at = next(i for i in range(len(full)) if full[i:i + len(bare)] == bare)
@@ -69,11 +66,8 @@ def encode_group(sess, seqs: list[list[int]], batch: int) -> tuple[list, float]:
     t0 = time.perf_counter()
     for a in range(0, len(order), batch):
         idx = order[a:a + batch]
-        L = max(len(seqs[j]) for j in idx)
-        ids = np.zeros((len(idx), L), np.int64)
-        for r, j in enumerate(idx):
-            ids[r, :len(seqs[j])] = seqs[j]
-        ind, val = sess.run(["indices", "values"], {"input_ids": ids, "attention_mask": (ids != 0).astype(np.int64)})
+        ids, mask = pad_batch([seqs[j] for j in idx])
+        ind, val = sess.run(["indices", "values"], {"input_ids": ids, "attention_mask": mask})
         for r, j in enumerate(idx):
             keep = val[r] > 0
             res[j] = (ind[r][keep], val[r][keep])
@@ -94,8 +88,7 @@ def max_pool(vecs: list) -> tuple[np.ndarray, np.ndarray]:
 
 def compare(pkg: Path, name: str, max_passages: int, overlap: int | None, batch: int, threads: int,
             limit: int | None = None) -> dict:
-    from .drift import in_split, load_collection, prune_topk, to_csr
-    from .metrics import evaluate_run
+    from .drift import load_collection, prune_topk, ranked_metrics, to_csr
     man = json.loads((pkg / "manifest.json").read_text())
     n = man["dictionary_size"]
     dk, qk = man["pruning"]["document"]["top_k"], man["pruning"]["query"]["top_k"]
@@ -144,16 +137,11 @@ def compare(pkg: Path, name: str, max_passages: int, overlap: int | None, batch:
                over_512=sum(1 for i in long_ if len(contents[i]) > 512 - specials), encodings={})
     for e in ENCODINGS:
         S = (Q @ to_csr(docs[e], n).T).toarray()
-        run = {}
-        for r, q in enumerate(qids):
-            top = np.argsort(-S[r], kind="stable")[:100]
-            run[q] = [corpus[d][0] for d in top if S[r, d] > 0]
         row = dict(seconds=round(seconds[e], 1), windows=windows_n[e],
                    docs_per_s=round(len(corpus) / seconds[e], 2) if seconds[e] else None,
                    nnz_per_doc=round(float(np.mean([len(d[0]) for d in docs[e]])), 1))
-        for split in ("all", "dev", "test") if name != "scifact" else ("all",):
-            m = evaluate_run(run, {q: qrels[q] for q in qids if in_split(q, split)})
-            row[split] = {k: round(v, 4) for k, v in m.items() if k != "queries"}
+        row.update(ranked_metrics(S, qids, [d for d, _ in corpus], qrels,
+                                  ("all", "dev", "test") if name != "scifact" else ("all",)))
         out["encodings"][e] = row
     return out
 

@@ -24,6 +24,17 @@ def has_content(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
+def pad_batch(seqs: list[list[int]]):
+    """Token ids padded with 0 to the longest sequence, and the attention mask (1 on real tokens)."""
+    L = max(len(s) for s in seqs)
+    ids = np.zeros((len(seqs), L), dtype=np.int64)
+    mask = np.zeros((len(seqs), L), dtype=np.int64)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = s
+        mask[i, : len(s)] = 1
+    return ids, mask
+
+
 LEVELS = ("all", "extended", "basic", "none")
 
 
